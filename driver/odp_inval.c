@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * odp: invalidation of an MR's translations by its mmu_interval_notifier.
+ *
+ * After the callback returns true the device never touches the old pages
+ * again: the entries are gone (or write-protected) and every device access
+ * that looked them up has finished.
+ */
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/wait.h>
+
+#include "odp.h"
+
+/*
+ * Events that only take write permission away from pages that stay where
+ * they are: fork's copy-on-write protection and writeback's mkclean
+ * (PROTECTION_PAGE), and clear_refs' soft-dirty tracking.  The device may
+ * keep reading through its entries; only writes must fault again.  Every
+ * other event (unmap, madvise, migration, mprotect - which may remove read
+ * access too -, exclusive access, release) drops the entries.
+ */
+static bool odp_event_write_protects(enum mmu_notifier_event event)
+{
+	return event == MMU_NOTIFY_PROTECTION_PAGE ||
+	       event == MMU_NOTIFY_SOFT_DIRTY;
+}
+
+/*
+ * Drop or write-protect the entries of pages [start, end).  Caller holds
+ * mr->lock.  Never sleeps or allocates: it runs in non-blockable
+ * invalidations too.  Returns the number of entries changed.
+ */
+static unsigned long odp_mr_zap_range(struct odp_mr *mr, unsigned long start,
+				      unsigned long end, bool write_protect)
+{
+	XA_STATE(xas, &mr->pt, (start - mr->page_start) >> PAGE_SHIFT);
+	unsigned long last = ((end - mr->page_start) >> PAGE_SHIFT) - 1;
+	unsigned long changed = 0;
+	void *entry;
+
+	lockdep_assert_held(&mr->lock);
+
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, last) {
+		if (write_protect) {
+			if (xa_pointer_tag(entry) != ODP_PTE_WRITE)
+				continue;
+			xas_store(&xas, xa_untag_pointer(entry));
+		} else {
+			xas_store(&xas, NULL);
+		}
+		changed++;
+	}
+	xas_unlock(&xas);
+
+	odp_stat_add(mr, ODP_ABI_STAT_PAGES_INVALIDATED, changed);
+	if (!write_protect)
+		odp_stat_add(mr, ODP_ABI_STAT_PAGES_MAPPED, -(s64)changed);
+	return changed;
+}
+
+static bool odp_mr_invalidate(struct mmu_interval_notifier *mni,
+			      const struct mmu_notifier_range *range,
+			      unsigned long cur_seq)
+{
+	struct odp_mr *mr = container_of(mni, struct odp_mr, notifier);
+	unsigned long start = max(range->start, mr->page_start);
+	unsigned long end = min(range->end, mr->page_end);
+	bool blockable = mmu_notifier_range_blockable(range);
+
+	if (blockable) {
+		mutex_lock(&mr->lock);
+	} else {
+		/*
+		 * The OOM reaper cannot wait.  Succeed when nothing needs
+		 * waiting for: the lock is free and no device access to the
+		 * range is under way; refuse otherwise, and it retries later.
+		 */
+		if (!mutex_trylock(&mr->lock))
+			goto refuse;
+		if (odp_inflight_overlaps(mr, start, end)) {
+			mutex_unlock(&mr->lock);
+			goto refuse;
+		}
+	}
+
+	/* From here on, every fault that walked the old page table retries. */
+	mmu_interval_set_seq(mni, cur_seq);
+	odp_mr_zap_range(mr, start, end, odp_event_write_protects(range->event));
+
+	/* New accesses need mr->lock; wait for those that looked up before. */
+	if (blockable)
+		wait_event(mr->inflight_wq,
+			   !odp_inflight_overlaps(mr, start, end));
+	mutex_unlock(&mr->lock);
+
+	odp_stat_inc(mr, ODP_ABI_STAT_INVALIDATIONS);
+	if (!blockable)
+		odp_stat_inc(mr, ODP_ABI_STAT_NONBLOCK_INVALIDATIONS);
+	return true;
+
+refuse:
+	odp_stat_inc(mr, ODP_ABI_STAT_NONBLOCK_REFUSED);
+	return false;
+}
+
+const struct mmu_interval_notifier_ops odp_mr_notifier_ops = {
+	.invalidate = odp_mr_invalidate,
+};
+
+/*
+ * Drop every entry of an MR that is going away.  No fault or access can be
+ * under way: they hold references.
+ */
+void odp_mr_zap_all(struct odp_mr *mr)
+{
+	mutex_lock(&mr->lock);
+	odp_mr_zap_range(mr, mr->page_start, mr->page_end, false);
+	mutex_unlock(&mr->lock);
+}
