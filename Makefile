@@ -1,0 +1,87 @@
+# ODP RDMA stack: odp.ko + libodp + tests.  See README.md.
+#
+#   make demo     install deps, fetch the kernel, build, run examples/odp_demo in a VM
+#   make check    install deps, fetch the kernel, build, run the test suite in a VM
+#                 (extra pytest arguments: make check T="-k mr -x")
+#   make lint     W=1 -Werror build, sparse, checkpatch --strict
+#
+# The Debian 6.12 kernel (image, headers, modules) is unpacked into
+# $(ODP_CACHE)/kernel/<version>/ by tests/vm/fetch-kernel.sh; nothing is
+# installed on the host except Debian packages (scripts/install-deps.sh).
+
+SHELL		:= /bin/bash
+PYTHON		:= /usr/bin/python3
+export ODP_CACHE ?= $(HOME)/.cache/odp
+
+# Evaluated when a recipe runs, i.e. after `kernel` has written .../current.
+KVER		 = $(shell cat $(ODP_CACHE)/kernel/current 2>/dev/null)
+KDIR		 = $(ODP_CACHE)/kernel/$(KVER)/usr/src/linux-headers-$(KVER)
+
+VM		:= $(PYTHON) tests/vm/run
+# Limit on the command inside the VM, seconds (the VM gets 180 s more).
+VM_TIMEOUT	?= 3600
+# Extra pytest arguments for `make check`, e.g. T="-k 'mr and not huge' -x".
+export T	?=
+RUN_ID		:= $(shell date +%Y%m%d-%H%M%S)
+CHECK_OUT	:= $(CURDIR)/build/vm-out/check-$(RUN_ID)
+DEMO_OUT	:= $(CURDIR)/build/vm-out/demo-$(RUN_ID)
+
+.PHONY: all deps kernel module lib progs examples check demo vm lint clean
+
+all: module lib progs examples
+
+deps:
+	bash scripts/install-deps.sh
+
+kernel:
+	@bash tests/vm/fetch-kernel.sh >/dev/null
+
+module: kernel
+	@test -f driver/Kbuild || { echo "make: driver/Kbuild does not exist yet"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/driver modules
+
+# libodp, the test programs and the examples have their own Makefiles; a
+# missing one is reported and skipped (the parts are written in parallel).
+lib:
+	@if [ -f libodp/Makefile ]; then $(MAKE) -C libodp; \
+	 else echo "make: libodp/Makefile does not exist yet, skipping lib"; fi
+
+progs: lib
+	@if [ -f tests/progs/Makefile ]; then $(MAKE) -C tests/progs; \
+	 else echo "make: tests/progs/Makefile does not exist yet, skipping progs"; fi
+
+examples: lib
+	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
+	 else echo "make: examples/Makefile does not exist yet, skipping examples"; fi
+
+# The suite runs inside the VM (odp.ko loaded, rxe0 up); the runner prints the
+# console, pytest's summary line and the timings, and fails on kernel warnings.
+check:
+	$(MAKE) deps
+	$(MAKE) module lib progs
+	$(VM) --timeout $(VM_TIMEOUT) --out $(CHECK_OUT) --env PYTEST_ADDOPTS "$$T" -- \
+		$(PYTHON) -m pytest -v -rs --junitxml=$(CHECK_OUT)/junit.xml tests/
+
+demo:
+	$(MAKE) deps
+	$(MAKE) module lib examples
+	@test -x examples/odp_demo || { echo "make: examples/odp_demo was not built"; exit 1; }
+	$(VM) --timeout $(VM_TIMEOUT) --out $(DEMO_OUT) -- examples/odp_demo
+
+# Any command in the VM, e.g. make vm CMD='ibv_devinfo; numactl -H'
+vm: module
+	$(VM) --timeout $(VM_TIMEOUT) -- bash -c '$(CMD)'
+
+lint: kernel
+	bash scripts/install-deps.sh --lint
+	bash scripts/lint.sh $(KDIR)
+
+clean:
+	@if [ -n "$(KVER)" ] && [ -d "$(KDIR)" ]; then \
+		$(MAKE) -C $(KDIR) M=$(CURDIR)/driver clean; fi
+	rm -f driver/*.o driver/.*.o driver/*.ko driver/.*.cmd driver/*.mod driver/*.mod.c \
+		driver/Module.symvers driver/modules.order
+	-@[ ! -f libodp/Makefile ] || $(MAKE) -C libodp clean
+	-@[ ! -f tests/progs/Makefile ] || $(MAKE) -C tests/progs clean
+	-@[ ! -f examples/Makefile ] || $(MAKE) -C examples clean
+	rm -rf build

@@ -1,0 +1,81 @@
+#!/bin/bash
+# make lint: the driver must build warning-free with W=1, sparse must report
+# nothing in our files, and checkpatch --strict must report nothing.
+#
+#   scripts/lint.sh <kernel headers dir>
+#
+# checkpatch.pl (+ spelling.txt, const_structs.checkpatch) is taken from the
+# linux-source-6.12 package's tarball into ${ODP_CACHE:-~/.cache/odp}/checkpatch/.
+set -uo pipefail
+
+KDIR=$1
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${ODP_CACHE:-$HOME/.cache/odp}
+LOGDIR=$REPO/build/lint
+mkdir -p "$LOGDIR"
+status=0
+fail() { echo "lint: FAILED: $*"; status=1; }
+
+shopt -s nullglob
+sources=()
+for f in "$REPO"/driver/*.[ch] "$REPO"/include/uapi/*.h; do
+	case "$f" in *.mod.c) ;; *) sources+=("$f") ;; esac	# not kbuild's generated file
+done
+[ -f "$REPO/driver/Kbuild" ] || { echo "lint: driver/Kbuild does not exist"; exit 1; }
+
+# Build a fresh copy (build/lint/driver, with build/lint/include -> include):
+# every file gets compiled and the developer's own build is left alone.
+SRC=$LOGDIR/driver
+rm -rf "$SRC" "$LOGDIR/include"
+mkdir -p "$SRC"
+for f in "${sources[@]}"; do
+	case "$f" in "$REPO"/driver/*) cp "$f" "$SRC"/ ;; esac
+done
+cp "$REPO"/driver/Kbuild "$SRC"/
+[ ! -f "$REPO/driver/Makefile" ] || cp "$REPO/driver/Makefile" "$SRC"/
+ln -s ../../include "$LOGDIR/include"
+
+# 1. W=1, warnings are errors.
+echo "lint: W=1 build"
+if ! make -C "$KDIR" M="$SRC" W=1 KCFLAGS=-Werror modules >"$LOGDIR/w1.log" 2>&1; then
+	cat "$LOGDIR/w1.log"
+	fail "W=1 build (log: build/lint/w1.log)"
+elif grep -i 'warning' "$LOGDIR/w1.log"; then
+	fail "W=1 build printed warnings (log: build/lint/w1.log)"
+fi
+
+# 2. sparse on every file (C=2: check the files that need no rebuild too).
+# Our files are the ones under $REPO (kernel headers are named relative to KDIR).
+echo "lint: sparse (C=2)"
+make -C "$KDIR" M="$SRC" C=2 modules >"$LOGDIR/sparse.log" 2>&1 ||
+	{ cat "$LOGDIR/sparse.log"; fail "sparse build (log: build/lint/sparse.log)"; }
+if grep -E "^$REPO/[^ :]+:[0-9]+(:[0-9]+)?: (warning|error)" "$LOGDIR/sparse.log"; then
+	fail "sparse warnings in our files (log: build/lint/sparse.log)"
+fi
+
+# 3. checkpatch --strict.
+CP=$CACHE/checkpatch
+if [ ! -f "$CP/checkpatch.pl" ]; then
+	tarball=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n1)
+	[ -n "$tarball" ] || { fail "no /usr/src/linux-source-6.12.tar.*: run scripts/install-deps.sh --lint"; exit 1; }
+	echo "lint: extracting checkpatch.pl from $tarball"
+	mkdir -p "$CP.tmp"
+	top=$(basename "${tarball%.tar.*}")
+	tar -xf "$tarball" -C "$CP.tmp" --strip-components=2 \
+		"$top/scripts/checkpatch.pl" "$top/scripts/spelling.txt" "$top/scripts/const_structs.checkpatch" &&
+		rm -rf "$CP" && mv "$CP.tmp" "$CP" || { rm -rf "$CP.tmp"; fail "extracting checkpatch"; exit 1; }
+fi
+echo "lint: checkpatch --strict on ${#sources[@]} files"
+(cd "$REPO" && perl "$CP/checkpatch.pl" --strict --no-tree --show-types --color=never -f \
+	"${sources[@]#"$REPO"/}") >"$LOGDIR/checkpatch.log" 2>&1
+if grep -qE '^(ERROR|WARNING|CHECK):' "$LOGDIR/checkpatch.log" ||
+   grep -E '^total: ' "$LOGDIR/checkpatch.log" | grep -qvE '^total: 0 errors, 0 warnings, 0 checks'; then
+	# One line per finding + where it is; the whole report is in the log.
+	awk '/^(ERROR|WARNING|CHECK):/ { msg = $0; next }
+	     msg != "" && /^#[0-9]+: FILE:/ { print $3 " " msg; msg = "" }' "$LOGDIR/checkpatch.log"
+	grep -E '^total: ' "$LOGDIR/checkpatch.log" | grep -vE '^total: 0 errors, 0 warnings, 0 checks'
+	fail "checkpatch (log: build/lint/checkpatch.log)"
+fi
+
+[ $status = 0 ] && echo "lint: OK (W=1, sparse, checkpatch --strict)"
+exit $status

@@ -1,0 +1,120 @@
+#!/bin/bash
+# Fetch the newest Debian 12 (bookworm) linux 6.12 kernel into a cache folder.
+#
+#   tests/vm/fetch-kernel.sh            resolve, download if needed, print the version
+#   tests/vm/fetch-kernel.sh --kdir     ... and print the headers dir instead
+#
+# The .debs are downloaded with `apt-get download` and unpacked with `dpkg-deb -x`
+# into ${ODP_CACHE:-$HOME/.cache/odp}/kernel/<ver>/; nothing is installed on the
+# host.  <cache>/kernel/current names the version that the build and the VM use.
+# Set ODP_KVER=<ver> to pin a version that is already in the cache (or in the
+# archive).  The newest version is resolved every time, because old versions
+# leave the archive.
+set -euo pipefail
+
+CACHE=${ODP_CACHE:-$HOME/.cache/odp}
+KROOT=$CACHE/kernel
+PRINT=version
+[ "${1:-}" = "--kdir" ] && PRINT=kdir
+
+log() { echo "fetch-kernel: $*" >&2; }
+
+# Print the newest <ver> (e.g. 6.12.117+deb12-amd64) whose image, headers,
+# headers-common and kbuild packages are all known to apt (one apt-cache call:
+# each one costs most of a second).
+resolve() {
+	local names v kpkg
+	names=$(apt-cache pkgnames linux- 2>/dev/null | sort -u)
+	for v in $(sed -nE 's/^linux-image-(6\.12\.[0-9]+\+deb12-amd64)(-unsigned)?$/\1/p' <<<"$names" |
+		   sort -u -V -r); do
+		kpkg=${v%-amd64}
+		if grep -qxF "linux-headers-$v" <<<"$names" &&
+		   grep -qxF "linux-headers-$kpkg-common" <<<"$names" &&
+		   grep -qxF "linux-kbuild-$kpkg" <<<"$names"; then
+			echo "$v"
+			return 0
+		fi
+	done
+	return 1
+}
+
+have_pkg() { apt-cache show --no-all-versions "$1" >/dev/null 2>&1; }
+
+apt_update() {
+	if [ "$(id -u)" = 0 ]; then
+		log "running apt-get update"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+	fi
+}
+
+# fetch <ver>: download + unpack into $KROOT/<ver>.  Returns non-zero on any
+# failure (written with explicit checks: it runs inside `if`, where set -e
+# does not apply).
+fetch() {
+	local v=$1 kpkg=${1%-amd64} dir=$KROOT/$1 tmp img deb
+	tmp=$(mktemp -d "$KROOT/.fetch-$v.XXXXXX") || return 1
+	img=linux-image-$v-unsigned
+	have_pkg "$img" || img=linux-image-$v
+	log "downloading $img linux-headers-$v linux-headers-$kpkg-common linux-kbuild-$kpkg"
+	# _apt cannot write into a root-owned mktemp dir: let apt fetch as the caller.
+	if ! (cd "$tmp" && apt-get -q -o APT::Sandbox::User="$(id -un)" download \
+		"$img" "linux-headers-$v" "linux-headers-$kpkg-common" "linux-kbuild-$kpkg" >&2); then
+		rm -rf "$tmp"
+		return 1
+	fi
+	mkdir "$tmp/root"
+	for deb in "$tmp"/*.deb; do
+		dpkg-deb -x "$deb" "$tmp/root" || { rm -rf "$tmp"; return 1; }
+	done
+	# The arch headers include the -common Makefile by absolute path.
+	sed -i "s|^include /usr/src/|include $dir/usr/src/|" \
+		"$tmp/root/usr/src/linux-headers-$v/Makefile" || { rm -rf "$tmp"; return 1; }
+	# Modules may be shipped under lib/ or usr/lib/: make lib/modules the real one.
+	if [ ! -d "$tmp/root/lib/modules/$v/kernel" ] && [ -d "$tmp/root/usr/lib/modules/$v/kernel" ]; then
+		mkdir -p "$tmp/root/lib/modules/$v" &&
+			cp -a "$tmp/root/usr/lib/modules/$v/." "$tmp/root/lib/modules/$v/" &&
+			rm -rf "$tmp/root/usr/lib/modules" || { rm -rf "$tmp"; return 1; }
+	fi
+	if ! depmod -b "$tmp/root" "$v" || [ ! -f "$tmp/root/boot/vmlinuz-$v" ] ||
+	   [ ! -f "$tmp/root/lib/modules/$v/modules.dep" ]; then
+		log "unpacked $v is incomplete"
+		rm -rf "$tmp"
+		return 1
+	fi
+	rm -rf "$dir" && mv "$tmp/root" "$dir" && rm -rf "$tmp" || return 1
+	touch "$dir/.complete"
+	du -sh "$dir" | sed 's/^/fetch-kernel: cached /' >&2
+}
+
+mkdir -p "$KROOT"
+exec 9>"$KROOT/.lock"
+flock 9		# one fetch at a time (parallel runs share the cache)
+ver=${ODP_KVER:-}
+if [ -z "$ver" ]; then
+	ver=$(resolve) || { apt_update; ver=$(resolve) || ver=; }
+fi
+if [ -z "$ver" ]; then
+	# Offline and nothing resolvable: fall back on what is cached.
+	ver=$(cat "$KROOT/current" 2>/dev/null || true)
+	[ -n "$ver" ] && [ -f "$KROOT/$ver/.complete" ] ||
+		{ log "no linux-image-6.12.*+deb12-amd64 in apt's lists and none cached"; exit 1; }
+	log "cannot resolve with apt; using cached $ver"
+fi
+
+if [ ! -f "$KROOT/$ver/.complete" ]; then
+	# A stale package list names versions that are gone: update once and retry.
+	if ! fetch "$ver"; then
+		apt_update
+		[ -n "${ODP_KVER:-}" ] || ver=$(resolve) || { log "no kernel to fetch"; exit 1; }
+		fetch "$ver" || { log "cannot fetch kernel $ver"; exit 1; }
+	fi
+fi
+if [ "$(cat "$KROOT/current" 2>/dev/null || true)" != "$ver" ]; then
+	echo "$ver" >"$KROOT/current.tmp" && mv "$KROOT/current.tmp" "$KROOT/current"
+fi
+log "kernel $ver in $KROOT/$ver"
+if [ $PRINT = kdir ]; then
+	echo "$KROOT/$ver/usr/src/linux-headers-$ver"
+else
+	echo "$ver"
+fi

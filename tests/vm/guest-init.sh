@@ -1,0 +1,146 @@
+#!/bin/bash
+# PID 1 of the test VM, started by the initramfs after switch_root into the
+# host's / (read-only 9p + tmpfs overlay).  The host runner (tests/vm/run)
+# passes odp_out=<dir> on the kernel command line; <dir> is a writable 9p share
+# holding vm.env (settings) and cmd.sh (the command).  This script sets the
+# guest up, runs the command with a time limit, unloads the module, saves
+# dmesg, prints the exit marker that the host looks for, and powers off.
+#
+# Under TCG every program started costs ~0.1 s, so this script uses bash
+# builtins where it can and mounts everything with one `mount -a`.
+set -u
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8 TERM=dumb
+umask 022
+
+uptime_s() { local up _; read -r up _ </proc/uptime; echo "$up"; }
+log() { echo "odp-vm: [$(uptime_s)] $*"; }
+
+finish() {	# finish <rc> <rmmod status>: save dmesg, print the marker, power off
+	local rc=$1 rmmod_status=$2 taint=0
+	read -r taint </proc/sys/kernel/tainted
+	dmesg >"$ODP_OUT/dmesg.txt" 2>&1
+	echo "$rc" >"$ODP_OUT/exit-status"
+	umount "$ODP_OUT" || sync
+	echo "ODP-VM-EXIT rc=$rc rmmod=$rmmod_status taint=$taint"
+	busybox poweroff -f
+	echo o >/proc/sysrq-trigger
+	sleep 60
+}
+
+mount -t proc proc /proc
+exec </dev/null >/dev/console 2>&1
+
+ODP_OUT=
+read -r -a cmdline </proc/cmdline
+for arg in "${cmdline[@]}"; do
+	case "$arg" in
+	odp_out=*) ODP_OUT=${arg#odp_out=} ;;
+	esac
+done
+if [ -z "$ODP_OUT" ] || ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none \
+		out "$ODP_OUT"; then
+	log "cannot mount the output share (odp_out=$ODP_OUT)"
+	echo "ODP-VM-EXIT rc=98 rmmod=skipped taint=0"
+	busybox poweroff -f
+fi
+# shellcheck source=/dev/null
+. "$ODP_OUT/vm.env"	# ODP_REPO ODP_KVER ODP_KROOT ODP_TIMEOUT ODP_MODULE ODP_NET_ADDR
+export ODP_OUT ODP_REPO ODP_KVER ODP_VM=1
+
+setup_failed() {
+	log "SETUP FAILED: $*"
+	echo "ODP-VM-SETUP-FAILED: $*"
+	finish 97 skipped
+}
+
+# --- file systems (/dev is devtmpfs, moved here by the initramfs) -----------
+# A fresh tmpfs on /tmp, /run, /dev/shm, unless the repository, the output
+# folder or the kernel cache live below one of them (a clone in /tmp): then
+# the overlay's copy of the host folder stays (writable, in RAM all the same).
+tmpfs_unless_used() {	# <dir> <mode>
+	local p
+	for p in "$ODP_REPO" "$ODP_OUT" "$ODP_KROOT"; do
+		case "$p/" in "$1"/*) log "keeping the host's $1 (it holds $p)" >&2; return ;; esac
+	done
+	echo "tmpfs $1 tmpfs mode=$2 0 0"
+}
+cat >/etc/fstab <<EOF
+sysfs     /sys                 sysfs     defaults                        0 0
+devpts    /dev/pts             devpts    gid=5,mode=620,ptmxmode=666     0 0
+$(tmpfs_unless_used /dev/shm 1777)
+$(tmpfs_unless_used /tmp 1777)
+$(tmpfs_unless_used /run 0755)
+debugfs   /sys/kernel/debug    debugfs   defaults                        0 0
+tracefs   /sys/kernel/tracing  tracefs   defaults                        0 0
+cgroup2   /sys/fs/cgroup       cgroup2   defaults                        0 0
+hugetlbfs /dev/hugepages       hugetlbfs mode=1777                       0 0
+$ODP_KROOT/lib/modules/$ODP_KVER /lib/modules/$ODP_KVER none bind        0 0
+EOF
+mkdir -p /dev/pts /dev/shm /dev/hugepages "/lib/modules/$ODP_KVER"
+mount -a || setup_failed "mount -a (/etc/fstab)"
+echo odp-vm >/proc/sys/kernel/hostname
+log "file systems mounted"
+
+# --- network + rxe ----------------------------------------------------------
+if [ -n "${ODP_NET_ADDR:-}" ]; then
+	# A QEMU socket network to another VM (two hosts): rxe0 on eth0.
+	netdev=eth0
+	modprobe -a rdma_rxe ib_uverbs rdma_ucm virtio_net || setup_failed "modprobe"
+	for _ in {1..50}; do [ -e /sys/class/net/eth0 ] && break; sleep 0.1; done
+	ip -batch - <<-EOF || setup_failed "configure eth0"
+	link set lo up
+	addr add $ODP_NET_ADDR dev eth0
+	link set eth0 up
+	EOF
+else
+	# One host: rxe0 on a dummy netdev; loopback traffic works.
+	netdev=d0
+	modprobe -a rdma_rxe ib_uverbs rdma_ucm dummy || setup_failed "modprobe"
+	ip -batch - <<-EOF || setup_failed "create the dummy netdev d0"
+	link set lo up
+	link add d0 type dummy
+	addr add 10.99.0.1/24 dev d0
+	link set d0 up
+	EOF
+fi
+rdma link add rxe0 type rxe netdev $netdev || setup_failed "rdma link add rxe0 type rxe netdev $netdev"
+[ -c /dev/infiniband/uverbs0 ] || setup_failed "no /dev/infiniband/uverbs0"
+log "rxe0 up on $netdev"
+
+# --- the module under test --------------------------------------------------
+modname=
+if [ -n "${ODP_MODULE:-}" ]; then
+	modname=${ODP_MODULE##*/}
+	modname=${modname%.ko}
+	deps=$(modinfo -F depends "$ODP_MODULE")
+	[ -z "$deps" ] || modprobe -a ${deps//,/ } || setup_failed "modprobe $deps (needed by $modname)"
+	insmod "$ODP_MODULE" || setup_failed "insmod $ODP_MODULE"
+	if [ "$modname" = odp ]; then
+		for _ in {1..50}; do [ -c /dev/odp ] && break; sleep 0.1; done
+		[ -c /dev/odp ] || setup_failed "odp.ko loaded but /dev/odp did not appear"
+		chmod 0666 /dev/odp
+	fi
+	log "$modname loaded"
+fi
+
+# --- the command ------------------------------------------------------------
+cd "$ODP_REPO" || setup_failed "cd $ODP_REPO"
+echo "ODP-VM-CMD-START uptime=$(uptime_s)"
+PY_COLORS=0 COLUMNS=120 PYTHONDONTWRITEBYTECODE=1 \
+	timeout --kill-after=10 "$ODP_TIMEOUT" bash "$ODP_OUT/cmd.sh" </dev/null
+rc=$?
+echo "ODP-VM-CMD-DONE rc=$rc uptime=$(uptime_s)"
+[ $rc = 124 ] && log "COMMAND TIMED OUT after ${ODP_TIMEOUT}s"
+cd /
+
+rmmod_status=skipped
+if [ -n "$modname" ]; then
+	if rmmod "$modname"; then
+		rmmod_status=ok
+	else
+		rmmod_status=failed
+		log "rmmod $modname FAILED (refcount $(cat "/sys/module/$modname/refcnt" 2>/dev/null))"
+	fi
+fi
+finish $rc $rmmod_status
