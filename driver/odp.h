@@ -27,6 +27,7 @@
 
 struct dentry;
 struct file;
+struct odp_device;
 
 /*
  * A context: one per open /dev/odp.  Bound to the opener's address space for
@@ -35,11 +36,19 @@ struct file;
  */
 struct odp_ctx {
 	struct mm_struct	*mm;		/* constant */
-	/* Protects inserting and erasing in pds and mrs, and mr_key. */
+	/*
+	 * Protects inserting and erasing in the tables, and mr_key.  Lookups
+	 * of MRs and CQs on the data path are RCU (kref_get_unless_zero()).
+	 */
 	struct mutex		lock;
 	struct xarray		pds;		/* handle -> struct odp_pd */
 	struct xarray		mrs;		/* handle -> struct odp_mr */
+	struct xarray		cqs;		/* handle -> struct odp_cq */
+	struct xarray		qps;		/* handle -> struct odp_qp */
+	struct xarray		listeners;	/* handle -> odp_listener */
 	u8			mr_key;		/* low byte of the next lkey */
+	struct odp_device	*dev;		/* bound RDMA device, or NULL */
+	u32			port;
 };
 
 struct odp_pd {
@@ -74,6 +83,7 @@ struct odp_mr {
 	unsigned long		page_start;	/* PAGE_ALIGN_DOWN(addr) */
 	unsigned long		page_end;	/* PAGE_ALIGN(addr + length) */
 	struct odp_pd		*pd;		/* valid until deregistration */
+	u32			pd_handle;
 	u32			handle;
 	u32			lkey;
 	u32			rkey;
@@ -95,6 +105,7 @@ struct odp_mr {
 
 	atomic64_t		stats[ODP_ABI_STAT_MAX];
 	struct list_head	all_node;	/* on odp_all_mrs, for debugfs */
+	struct rcu_head		rcu;		/* lookups are RCU */
 };
 
 /*
@@ -148,6 +159,8 @@ void odp_mr_zap_all(struct odp_mr *mr);
 /* odp_engine.c */
 int odp_mr_access_kernel(struct odp_mr *mr, u64 iova, void *buf, size_t len,
 			 bool write);
+int odp_mr_atomic(struct odp_mr *mr, u64 iova, bool cmp_swap, u64 compare_add,
+		  u64 swap, u64 *old);
 bool odp_inflight_overlaps(struct odp_mr *mr, unsigned long start,
 			   unsigned long end);
 

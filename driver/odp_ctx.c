@@ -7,6 +7,7 @@
 #include <linux/slab.h>
 
 #include "odp.h"
+#include "odp_transport.h"
 
 struct odp_ctx *odp_ctx_create(void)
 {
@@ -22,6 +23,9 @@ struct odp_ctx *odp_ctx_create(void)
 	mutex_init(&ctx->lock);
 	xa_init_flags(&ctx->pds, XA_FLAGS_ALLOC1);
 	xa_init_flags(&ctx->mrs, XA_FLAGS_ALLOC1);
+	xa_init_flags(&ctx->cqs, XA_FLAGS_ALLOC1);
+	xa_init_flags(&ctx->qps, XA_FLAGS_ALLOC1);
+	xa_init_flags(&ctx->listeners, XA_FLAGS_ALLOC1);
 	/*
 	 * mmgrab(), not mmget(): the context must not keep the address space
 	 * (and so every page of it) alive after the process exits.
@@ -41,12 +45,21 @@ void odp_ctx_destroy(struct odp_ctx *ctx)
 	struct odp_pd *pd;
 	unsigned long index;
 
+	/* Users before what they use: QPs use CQs, PDs and MRs. */
+	odp_listener_destroy_all(ctx);
+	odp_qp_destroy_all(ctx);
+	odp_cq_destroy_all(ctx);
 	odp_mr_destroy_all(ctx);
 
 	xa_for_each(&ctx->pds, index, pd)
 		kfree(pd);
 	xa_destroy(&ctx->pds);
 	xa_destroy(&ctx->mrs);
+	xa_destroy(&ctx->cqs);
+	xa_destroy(&ctx->qps);
+	xa_destroy(&ctx->listeners);
+	if (ctx->dev)
+		odp_device_put(ctx->dev);
 	mmdrop(ctx->mm);
 	kfree(ctx);
 }

@@ -105,6 +105,38 @@ static void odp_copy_pages(struct page **pages, unsigned int offset,
 	}
 }
 
+/*
+ * Hold up to @max pages from the page of @iova on (not past @end_page),
+ * faulting them in as needed.  Returns how many are held, or an error.
+ */
+static long odp_mr_hold(struct odp_mr *mr, u64 iova, unsigned long end_page,
+			unsigned long max, bool write, struct page **pages,
+			struct odp_inflight *inf)
+{
+	unsigned long start = ALIGN_DOWN(iova, PAGE_SIZE);
+	unsigned long deadline, npages;
+	int ret;
+
+	npages = min((end_page - start) >> PAGE_SHIFT, max);
+	deadline = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	for (;;) {
+		unsigned long held;
+
+		held = odp_mr_begin_access(mr, start, npages, write, pages, inf);
+		if (held)
+			return held;
+		/* Invalidated again between fault and lookup, for too long? */
+		if (time_after(jiffies, deadline))
+			return -EBUSY;
+		ret = odp_mr_fault(mr, start,
+				   min(end_page,
+				       start + ODP_FAULT_BATCH_PAGES * PAGE_SIZE),
+				   write ? ODP_FAULT_WRITE : 0);
+		if (ret)
+			return ret;
+	}
+}
+
 /**
  * odp_mr_access_kernel - device read or write of an MR range
  * @mr: the MR; the caller holds a reference and checked range and access
@@ -120,45 +152,29 @@ int odp_mr_access_kernel(struct odp_mr *mr, u64 iova, void *buf, size_t len,
 			 bool write)
 {
 	unsigned long end_page = PAGE_ALIGN(iova + len);
-	unsigned long deadline;
 	size_t done = 0;
 	int ret = 0;
 
-	deadline = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	while (done < len) {
 		struct page *pages[ODP_ACCESS_CHUNK_PAGES];
-		unsigned long start = ALIGN_DOWN(iova, PAGE_SIZE);
-		unsigned int offset = offset_in_page(iova);
 		struct odp_inflight inf;
-		unsigned long npages;
+		long held;
 		size_t n;
 
-		npages = min_t(unsigned long, (end_page - start) >> PAGE_SHIFT,
-			       ODP_ACCESS_CHUNK_PAGES);
-		npages = odp_mr_begin_access(mr, start, npages, write, pages,
-					     &inf);
-		if (!npages) {
-			/* Invalidated again before we could use it? */
-			if (time_after(jiffies, deadline)) {
-				ret = -EBUSY;
-				break;
-			}
-			ret = odp_mr_fault(mr, start,
-					   min(end_page, start +
-					       ODP_FAULT_BATCH_PAGES * PAGE_SIZE),
-					   write ? ODP_FAULT_WRITE : 0);
-			if (ret)
-				break;
-			continue;
+		held = odp_mr_hold(mr, iova, end_page, ODP_ACCESS_CHUNK_PAGES,
+				   write, pages, &inf);
+		if (held < 0) {
+			ret = held;
+			break;
 		}
-
-		n = min_t(size_t, len - done, npages * PAGE_SIZE - offset);
-		odp_copy_pages(pages, offset, buf + done, n, write);
+		n = min_t(size_t, len - done,
+			  held * PAGE_SIZE - offset_in_page(iova));
+		odp_copy_pages(pages, offset_in_page(iova), buf + done, n,
+			       write);
 		odp_mr_end_access(mr, &inf);
 
 		done += n;
 		iova += n;
-		deadline = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
@@ -168,4 +184,45 @@ int odp_mr_access_kernel(struct odp_mr *mr, u64 iova, void *buf, size_t len,
 	odp_stat_inc(mr, ODP_ABI_STAT_ACCESSES);
 	odp_stat_add(mr, ODP_ABI_STAT_ACCESS_BYTES, done);
 	return ret;
+}
+
+/**
+ * odp_mr_atomic - 8-byte atomic on an MR, as a responder executes it
+ * @mr: the MR; the caller holds a reference and checked range and access
+ * @iova: 8-byte aligned address inside the MR
+ * @cmp_swap: compare-and-swap if true, else fetch-and-add
+ * @compare_add: the value compared with, or added
+ * @swap: the value swapped in
+ * @old: the value before
+ *
+ * A real CPU atomic on the page: atomic against other device atomics, from
+ * any QP, and against the CPU's own.
+ */
+int odp_mr_atomic(struct odp_mr *mr, u64 iova, bool cmp_swap, u64 compare_add,
+		  u64 swap, u64 *old)
+{
+	struct odp_inflight inf;
+	struct page *page;
+	long held;
+	void *vaddr;
+	u64 *word;
+
+	held = odp_mr_hold(mr, iova, PAGE_ALIGN(iova + sizeof(u64)), 1, true,
+			   &page, &inf);
+	if (held < 0)
+		return held;
+
+	vaddr = kmap_local_page(page);
+	word = vaddr + offset_in_page(iova);
+	if (cmp_swap)
+		*old = cmpxchg64(word, compare_add, swap);
+	else
+		*old = atomic64_fetch_add(compare_add, (atomic64_t *)word);
+	kunmap_local(vaddr);
+	folio_mark_dirty(page_folio(page));
+	odp_mr_end_access(mr, &inf);
+
+	odp_stat_inc(mr, ODP_ABI_STAT_ACCESSES);
+	odp_stat_add(mr, ODP_ABI_STAT_ACCESS_BYTES, sizeof(u64));
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <linux/sched/mm.h>
 
 #include "odp.h"
+#include "odp_transport.h"
 
 static int odp_open(struct inode *inode, struct file *filp)
 {
@@ -49,11 +50,16 @@ static int __init odp_init(void)
 	if (ret)
 		return ret;
 	odp_debugfs_init();
-	ret = misc_register(&odp_miscdev);
+	ret = odp_dev_init();
 	if (ret)
 		goto err_debugfs;
+	ret = misc_register(&odp_miscdev);
+	if (ret)
+		goto err_dev;
 	return 0;
 
+err_dev:
+	odp_dev_exit();
 err_debugfs:
 	odp_debugfs_exit();
 	odp_prefetch_exit();
@@ -63,6 +69,7 @@ err_debugfs:
 static void __exit odp_exit(void)
 {
 	misc_deregister(&odp_miscdev);
+	odp_dev_exit();
 	/* Asynchronous prefetches may still hold MRs of closed files. */
 	odp_prefetch_exit();
 	odp_debugfs_exit();

@@ -114,7 +114,7 @@ static void odp_mr_free(struct odp_mr *mr)
 {
 	xa_destroy(&mr->pt);
 	mmdrop(mr->mm);
-	kfree(mr);
+	kfree_rcu(mr, rcu);
 }
 
 /* Publish the MR in the context: handle, keys, PD use count. */
@@ -137,6 +137,7 @@ static int odp_mr_publish(struct odp_ctx *ctx, struct odp_mr *mr, u32 pd_handle)
 	mr->lkey = mr->handle << 8 | ctx->mr_key++;
 	mr->rkey = mr->lkey;
 	mr->pd = pd;
+	mr->pd_handle = pd->handle;
 	pd->num_mrs++;
 out:
 	mutex_unlock(&ctx->lock);
@@ -259,11 +260,11 @@ struct odp_mr *odp_mr_get_by_handle(struct odp_ctx *ctx, u32 handle)
 {
 	struct odp_mr *mr;
 
-	mutex_lock(&ctx->lock);
+	rcu_read_lock();
 	mr = xa_load(&ctx->mrs, handle);
-	if (mr)
-		kref_get(&mr->ref);
-	mutex_unlock(&ctx->lock);
+	if (mr && !kref_get_unless_zero(&mr->ref))
+		mr = NULL;
+	rcu_read_unlock();
 	return mr;
 }
 
@@ -272,13 +273,13 @@ static struct odp_mr *odp_mr_get_key(struct odp_ctx *ctx, u32 lkey,
 {
 	struct odp_mr *mr;
 
-	mutex_lock(&ctx->lock);
+	rcu_read_lock();
 	mr = xa_load(&ctx->mrs, lkey >> 8);
-	if (mr && mr->lkey == lkey && (any_pd || mr->pd->handle == pd_handle))
-		kref_get(&mr->ref);
-	else
+	if (!mr || mr->lkey != lkey ||
+	    (!any_pd && mr->pd_handle != pd_handle) ||
+	    !kref_get_unless_zero(&mr->ref))
 		mr = NULL;
-	mutex_unlock(&ctx->lock);
+	rcu_read_unlock();
 	return mr;
 }
 

@@ -10,6 +10,7 @@
 #include <linux/uaccess.h>
 
 #include "odp.h"
+#include "odp_transport.h"
 
 /* Bytes one device access moves through the kernel bounce buffer. */
 #define ODP_BOUNCE_SIZE		(256 * 1024)
@@ -23,6 +24,17 @@ union odp_ioctl_arg {
 	struct odp_abi_mr_access	mr_access;
 	struct odp_abi_advise_mr	advise_mr;
 	struct odp_abi_query_stats	query_stats;
+	struct odp_abi_bind_device	bind_device;
+	struct odp_abi_create_cq	create_cq;
+	struct odp_abi_destroy_cq	destroy_cq;
+	struct odp_abi_poll_cq		poll_cq;
+	struct odp_abi_create_qp	create_qp;
+	struct odp_abi_destroy_qp	destroy_qp;
+	struct odp_abi_listen		listen;
+	struct odp_abi_destroy_listen	destroy_listen;
+	struct odp_abi_accept		accept;
+	struct odp_abi_connect		connect;
+	struct odp_abi_post		post;
 };
 
 static int odp_query_device(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
@@ -66,15 +78,8 @@ static int odp_dereg_mr(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 static int odp_check_mr_access(struct odp_mr *mr,
 			       const struct odp_abi_mr_access *cmd)
 {
-	u64 buf_end;
-
 	if (cmd->dir > ODP_ABI_DIR_WRITE ||
 	    !odp_mr_contains(mr, cmd->iova, cmd->length))
-		return -EINVAL;
-	/* The bounce copy is chunked: overlapping buffers have no meaning. */
-	if (check_add_overflow(cmd->buf, cmd->length, &buf_end))
-		return -EFAULT;
-	if (cmd->buf < mr->page_end && buf_end > mr->page_start)
 		return -EINVAL;
 	if (cmd->dir == ODP_ABI_DIR_WRITE &&
 	    !(mr->access & ODP_ABI_ACCESS_LOCAL_WRITE))
@@ -164,6 +169,87 @@ static int odp_query_stats(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 	return 0;
 }
 
+static int odp_bind_device_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	return odp_bind_device(ctx, &arg->bind_device);
+}
+
+static int odp_create_cq(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	return odp_cq_create(ctx, &arg->create_cq);
+}
+
+static int odp_destroy_cq(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	if (arg->destroy_cq.reserved)
+		return -EINVAL;
+	return odp_cq_destroy(ctx, arg->destroy_cq.cq_handle);
+}
+
+static int odp_poll_cq(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	return odp_cq_poll(ctx, &arg->poll_cq);
+}
+
+static int odp_create_qp(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	return odp_qp_create(ctx, &arg->create_qp);
+}
+
+static int odp_destroy_qp(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	if (arg->destroy_qp.reserved)
+		return -EINVAL;
+	return odp_qp_destroy(ctx, arg->destroy_qp.qp_handle);
+}
+
+static int odp_listen_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	return odp_listen(ctx, &arg->listen);
+}
+
+static int odp_destroy_listen(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	if (arg->destroy_listen.reserved)
+		return -EINVAL;
+	return odp_listener_destroy(ctx, arg->destroy_listen.listen_handle);
+}
+
+static int odp_accept_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	return odp_accept(ctx, &arg->accept);
+}
+
+static int odp_connect_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	return odp_connect(ctx, &arg->connect);
+}
+
+/* Posting takes ctx->lock: the QP cannot be destroyed meanwhile. */
+static int odp_post_send_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	int ret;
+
+	if (arg->post.reserved)
+		return -EINVAL;
+	mutex_lock(&ctx->lock);
+	ret = odp_post_send(ctx, &arg->post);
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+static int odp_post_recv_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	int ret;
+
+	if (arg->post.reserved)
+		return -EINVAL;
+	mutex_lock(&ctx->lock);
+	ret = odp_post_recv(ctx, &arg->post);
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
 /* Undo a create whose result could not be copied out: no orphans. */
 static void odp_undo_alloc_pd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 {
@@ -175,29 +261,50 @@ static void odp_undo_reg_mr(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 	odp_mr_deregister(ctx, arg->reg_mr.mr_handle);
 }
 
+static void odp_undo_create_cq(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	odp_cq_destroy(ctx, arg->create_cq.cq_handle);
+}
+
+static void odp_undo_create_qp(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	odp_qp_destroy(ctx, arg->create_qp.qp_handle);
+}
+
+static void odp_undo_listen(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+{
+	odp_listener_destroy(ctx, arg->listen.listen_handle);
+}
+
 struct odp_ioctl_handler {
 	unsigned int	cmd;
 	int		(*fn)(struct odp_ctx *ctx, union odp_ioctl_arg *arg);
 	void		(*undo)(struct odp_ctx *ctx, union odp_ioctl_arg *arg);
+	/* Copy the result out on failure too (bad_wr of posts). */
+	bool		out_on_error;
 };
 
 static const struct odp_ioctl_handler odp_ioctls[] = {
-	[_IOC_NR(ODP_IOC_QUERY_DEVICE)] =
-		{ ODP_IOC_QUERY_DEVICE, odp_query_device, NULL },
-	[_IOC_NR(ODP_IOC_ALLOC_PD)] =
-		{ ODP_IOC_ALLOC_PD, odp_alloc_pd, odp_undo_alloc_pd },
-	[_IOC_NR(ODP_IOC_DEALLOC_PD)] =
-		{ ODP_IOC_DEALLOC_PD, odp_dealloc_pd, NULL },
-	[_IOC_NR(ODP_IOC_REG_MR)] =
-		{ ODP_IOC_REG_MR, odp_reg_mr, odp_undo_reg_mr },
-	[_IOC_NR(ODP_IOC_DEREG_MR)] =
-		{ ODP_IOC_DEREG_MR, odp_dereg_mr, NULL },
-	[_IOC_NR(ODP_IOC_MR_ACCESS)] =
-		{ ODP_IOC_MR_ACCESS, odp_mr_access, NULL },
-	[_IOC_NR(ODP_IOC_ADVISE_MR)] =
-		{ ODP_IOC_ADVISE_MR, odp_advise_mr, NULL },
-	[_IOC_NR(ODP_IOC_QUERY_STATS)] =
-		{ ODP_IOC_QUERY_STATS, odp_query_stats, NULL },
+	[_IOC_NR(ODP_IOC_QUERY_DEVICE)] = { ODP_IOC_QUERY_DEVICE, odp_query_device, NULL },
+	[_IOC_NR(ODP_IOC_ALLOC_PD)] = { ODP_IOC_ALLOC_PD, odp_alloc_pd, odp_undo_alloc_pd },
+	[_IOC_NR(ODP_IOC_DEALLOC_PD)] = { ODP_IOC_DEALLOC_PD, odp_dealloc_pd, NULL },
+	[_IOC_NR(ODP_IOC_REG_MR)] = { ODP_IOC_REG_MR, odp_reg_mr, odp_undo_reg_mr },
+	[_IOC_NR(ODP_IOC_DEREG_MR)] = { ODP_IOC_DEREG_MR, odp_dereg_mr, NULL },
+	[_IOC_NR(ODP_IOC_MR_ACCESS)] = { ODP_IOC_MR_ACCESS, odp_mr_access, NULL },
+	[_IOC_NR(ODP_IOC_ADVISE_MR)] = { ODP_IOC_ADVISE_MR, odp_advise_mr, NULL },
+	[_IOC_NR(ODP_IOC_QUERY_STATS)] = { ODP_IOC_QUERY_STATS, odp_query_stats, NULL },
+	[_IOC_NR(ODP_IOC_BIND_DEVICE)] = { ODP_IOC_BIND_DEVICE, odp_bind_device_cmd, NULL },
+	[_IOC_NR(ODP_IOC_CREATE_CQ)] = { ODP_IOC_CREATE_CQ, odp_create_cq, odp_undo_create_cq },
+	[_IOC_NR(ODP_IOC_DESTROY_CQ)] = { ODP_IOC_DESTROY_CQ, odp_destroy_cq, NULL },
+	[_IOC_NR(ODP_IOC_POLL_CQ)] = { ODP_IOC_POLL_CQ, odp_poll_cq, NULL, true },
+	[_IOC_NR(ODP_IOC_CREATE_QP)] = { ODP_IOC_CREATE_QP, odp_create_qp, odp_undo_create_qp },
+	[_IOC_NR(ODP_IOC_DESTROY_QP)] = { ODP_IOC_DESTROY_QP, odp_destroy_qp, NULL },
+	[_IOC_NR(ODP_IOC_LISTEN)] = { ODP_IOC_LISTEN, odp_listen_cmd, odp_undo_listen },
+	[_IOC_NR(ODP_IOC_DESTROY_LISTEN)] = { ODP_IOC_DESTROY_LISTEN, odp_destroy_listen, NULL },
+	[_IOC_NR(ODP_IOC_ACCEPT)] = { ODP_IOC_ACCEPT, odp_accept_cmd, NULL },
+	[_IOC_NR(ODP_IOC_CONNECT)] = { ODP_IOC_CONNECT, odp_connect_cmd, NULL },
+	[_IOC_NR(ODP_IOC_POST_SEND)] = { ODP_IOC_POST_SEND, odp_post_send_cmd, NULL, true },
+	[_IOC_NR(ODP_IOC_POST_RECV)] = { ODP_IOC_POST_RECV, odp_post_recv_cmd, NULL, true },
 };
 
 long odp_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
@@ -233,14 +340,14 @@ long odp_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	}
 
 	ret = h->fn(ctx, &buf);
-	if (ret)
+	if (ret && !h->out_on_error)
 		return ret;
 
 	if ((_IOC_DIR(cmd) & _IOC_READ) &&
 	    copy_to_user(uarg, &buf, min(usize, ksize))) {
-		if (h->undo)
+		if (!ret && h->undo)
 			h->undo(ctx, &buf);
 		return -EFAULT;
 	}
-	return 0;
+	return ret;
 }

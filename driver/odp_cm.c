@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * odp: connections through the kernel's rdma_cm, by IPv4 address and port,
+ * as kernel ULPs (NVMe-oF, RDS, SMB Direct) make them.
+ *
+ * Each connected QP owns one rdma_cm_id and the kernel RC QP on it.  A
+ * listener owns a listening id; connection requests wait on it until
+ * ODP_IOC_ACCEPT takes one onto a QP.
+ */
+#include <linux/in.h>
+#include <linux/slab.h>
+#include <rdma/ib_cm.h>
+#include <rdma/rdma_cm.h>
+
+#include "odp_transport.h"
+
+#define ODP_CM_TIMEOUT_MS	5000
+
+static void odp_qp_conn_done(struct odp_qp *qp, int status)
+{
+	qp->conn_status = status;
+	complete_all(&qp->connected);
+}
+
+static int odp_cm_status_errno(enum rdma_cm_event_type event)
+{
+	switch (event) {
+	case RDMA_CM_EVENT_REJECTED:
+		return -ECONNREFUSED;
+	case RDMA_CM_EVENT_ADDR_ERROR:
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+		return -EHOSTUNREACH;
+	default:
+		return -ECONNABORTED;
+	}
+}
+
+static struct rdma_conn_param odp_conn_param(void)
+{
+	/*
+	 * Infinite RNR retries: a peer with no receive buffer posted yet
+	 * makes the sender wait, not fail.
+	 */
+	return (struct rdma_conn_param) {
+		.retry_count	 = 7,
+		.rnr_retry_count = 7,
+	};
+}
+
+/* ROUTE_RESOLVED on the active side: set up the QP and connect. */
+static int odp_qp_route_resolved(struct odp_qp *qp, struct rdma_cm_id *id)
+{
+	struct rdma_conn_param param = odp_conn_param();
+	int ret;
+
+	mutex_lock(&qp->lock);
+	if (qp->detached) {
+		ret = -ECONNABORTED;
+	} else if (id->device != qp->dev->ibdev) {
+		ret = -ENETUNREACH;	/* the route is over another device */
+	} else {
+		ret = odp_wire_setup(qp);
+		/* In the handler: rdma_connect() would take handler_mutex. */
+		if (!ret)
+			ret = rdma_connect_locked(id, &param);
+	}
+	mutex_unlock(&qp->lock);
+	return ret;
+}
+
+static int odp_qp_cm_event(struct odp_qp *qp, struct rdma_cm_id *id,
+			   struct rdma_cm_event *ev)
+{
+	int ret = 0;
+
+	switch (ev->event) {
+	case RDMA_CM_EVENT_ADDR_RESOLVED:
+		ret = rdma_resolve_route(id, ODP_CM_TIMEOUT_MS);
+		break;
+	case RDMA_CM_EVENT_ROUTE_RESOLVED:
+		ret = odp_qp_route_resolved(qp, id);
+		break;
+	case RDMA_CM_EVENT_ESTABLISHED:
+		spin_lock_bh(&qp->wq_lock);
+		if (qp->state == ODP_QPS_CONNECTING)
+			qp->state = ODP_QPS_RTS;
+		spin_unlock_bh(&qp->wq_lock);
+		qp->qp_num = id->qp->qp_num;
+		odp_qp_conn_done(qp, 0);
+		odp_qp_kick(qp);
+		break;
+	case RDMA_CM_EVENT_DISCONNECTED:
+		rdma_disconnect(id);
+		odp_qp_set_error(qp);
+		odp_qp_conn_done(qp, -ECONNRESET);
+		break;
+	case RDMA_CM_EVENT_ADDR_ERROR:
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_REJECTED:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		odp_qp_set_error(qp);
+		odp_qp_conn_done(qp, odp_cm_status_errno(ev->event));
+		break;
+	default:
+		break;
+	}
+	if (ret) {
+		odp_qp_set_error(qp);
+		odp_qp_conn_done(qp, ret);
+	}
+	/* Never let rdma_cm destroy the id: odp_qp_detach() does. */
+	return 0;
+}
+
+static int odp_listener_cm_event(struct odp_listener *ln,
+				 struct rdma_cm_id *id,
+				 struct rdma_cm_event *ev)
+{
+	struct odp_conn_req *req;
+	bool queued = false;
+
+	if (ev->event != RDMA_CM_EVENT_CONNECT_REQUEST)
+		return 0;
+
+	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	if (req) {
+		req->cm_id = id;
+		spin_lock(&ln->lock);
+		if (!ln->detached && ln->num_pending < ln->backlog &&
+		    id->device == ln->dev->ibdev) {
+			list_add_tail(&req->node, &ln->pending);
+			ln->num_pending++;
+			queued = true;
+		}
+		spin_unlock(&ln->lock);
+	}
+	if (!queued) {
+		kfree(req);
+		rdma_reject(id, NULL, 0, IB_CM_REJ_CONSUMER_DEFINED);
+		return 1;	/* rdma_cm destroys the new id */
+	}
+	wake_up_all(&ln->wait);
+	return 0;
+}
+
+static int odp_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
+{
+	enum odp_cm_owner_type *owner = id->context;
+
+	if (*owner == ODP_CM_LISTENER)
+		return odp_listener_cm_event(id->context, id, ev);
+	return odp_qp_cm_event(id->context, id, ev);
+}
+
+static void odp_sockaddr_in(struct sockaddr_in *sin, u32 addr, u32 port)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = (__force __be32)addr;
+	sin->sin_port = (__force __be16)port;
+}
+
+/*
+ * Move a RESET QP to CONNECTING on @dev, on dev->qps, so that removing the
+ * device finds it.
+ */
+static int odp_qp_start_connecting(struct odp_qp *qp, struct odp_device *dev)
+{
+	int ret = 0;
+
+	spin_lock_bh(&qp->wq_lock);
+	if (qp->state != ODP_QPS_RESET)
+		ret = -EINVAL;
+	else
+		qp->state = ODP_QPS_CONNECTING;
+	spin_unlock_bh(&qp->wq_lock);
+	if (ret)
+		return ret;
+
+	mutex_lock(&dev->lock);
+	if (dev->removed) {
+		ret = -ENODEV;
+	} else {
+		kref_get(&dev->ref);
+		qp->dev = dev;
+		list_add_tail(&qp->dev_node, &dev->qps);
+	}
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
+static int odp_qp_wait_connected(struct odp_qp *qp, u32 timeout_ms)
+{
+	unsigned long timeout = msecs_to_jiffies(timeout_ms ?: ODP_CM_TIMEOUT_MS);
+	long left;
+
+	left = wait_for_completion_interruptible_timeout(&qp->connected,
+							 timeout);
+	/* Not restartable: the QP is torn down on the way out. */
+	if (left < 0)
+		return -EINTR;
+	if (!left)
+		return -ETIMEDOUT;
+	return qp->conn_status;
+}
+
+/* A connect or accept that did not get through leaves the QP in error. */
+static int odp_qp_connect_result(struct odp_qp *qp, int ret)
+{
+	if (ret)
+		odp_qp_detach(qp);
+	return ret;
+}
+
+int odp_connect(struct odp_ctx *ctx, struct odp_abi_connect *cmd)
+{
+	struct sockaddr_in dst;
+	struct rdma_cm_id *id;
+	struct odp_qp *qp;
+	int ret;
+
+	qp = odp_qp_get(ctx, cmd->qp_handle);
+	if (!qp)
+		return -EINVAL;
+	ret = odp_qp_start_connecting(qp, ctx->dev);
+	if (ret)
+		goto out;
+
+	id = rdma_create_id(&init_net, odp_cm_handler, qp, RDMA_PS_TCP,
+			    IB_QPT_RC);
+	if (IS_ERR(id)) {
+		ret = PTR_ERR(id);
+		goto out_detach;
+	}
+	mutex_lock(&qp->lock);
+	if (qp->detached) {
+		mutex_unlock(&qp->lock);
+		rdma_destroy_id(id);
+		ret = -ECONNABORTED;
+		goto out_detach;
+	}
+	qp->cm_id = id;
+	mutex_unlock(&qp->lock);
+
+	odp_sockaddr_in(&dst, cmd->addr, cmd->port);
+	ret = rdma_resolve_addr(id, NULL, (struct sockaddr *)&dst,
+				ODP_CM_TIMEOUT_MS);
+	if (!ret)
+		ret = odp_qp_wait_connected(qp, cmd->timeout_ms);
+out_detach:
+	ret = odp_qp_connect_result(qp, ret);
+out:
+	odp_qp_put(qp);
+	return ret;
+}
+
+/* Tear the transport of a QP down; it stays, in the error state. */
+void odp_qp_detach(struct odp_qp *qp)
+{
+	struct odp_device *dev;
+	struct rdma_cm_id *id;
+
+	mutex_lock(&qp->detach_lock);
+	mutex_lock(&qp->lock);
+	qp->detached = true;
+	id = qp->cm_id;
+	mutex_unlock(&qp->lock);
+
+	odp_qp_set_error(qp);
+	odp_qp_conn_done(qp, -ECONNABORTED);
+	/* A work run that saw the QP ready may still post: let it finish. */
+	flush_work(&qp->work);
+
+	if (id) {
+		if (id->qp) {
+			rdma_disconnect(id);
+			ib_drain_qp(id->qp);
+			rdma_destroy_qp(id);
+		}
+		/* No work or callback uses it now; a second detach skips it. */
+		mutex_lock(&qp->lock);
+		qp->cm_id = NULL;
+		mutex_unlock(&qp->lock);
+		/* Waits for handlers; they see detached and do nothing. */
+		rdma_destroy_id(id);
+	}
+	odp_wire_teardown(qp);
+
+	dev = qp->dev;
+	if (dev) {
+		mutex_lock(&dev->lock);
+		list_del_init(&qp->dev_node);
+		mutex_unlock(&dev->lock);
+		qp->dev = NULL;
+		odp_device_put(dev);
+	}
+	mutex_unlock(&qp->detach_lock);
+	/* Flush what is left on the queues with WR_FLUSH_ERR. */
+	odp_qp_kick(qp);
+}
+
+void odp_qps_detach_device(struct odp_device *dev)
+{
+	struct odp_qp *qp;
+
+	for (;;) {
+		mutex_lock(&dev->lock);
+		qp = list_first_entry_or_null(&dev->qps, struct odp_qp,
+					      dev_node);
+		if (qp)
+			kref_get(&qp->ref);
+		mutex_unlock(&dev->lock);
+		if (!qp)
+			break;
+		odp_qp_detach(qp);
+		odp_qp_put(qp);
+	}
+}
+
+/* Listeners */
+
+static void odp_listener_release(struct kref *ref)
+{
+	kfree(container_of(ref, struct odp_listener, ref));
+}
+
+static void odp_listener_put(struct odp_listener *ln)
+{
+	kref_put(&ln->ref, odp_listener_release);
+}
+
+static struct odp_listener *odp_listener_get(struct odp_ctx *ctx, u32 handle)
+{
+	struct odp_listener *ln;
+
+	mutex_lock(&ctx->lock);
+	ln = xa_load(&ctx->listeners, handle);
+	if (ln)
+		kref_get(&ln->ref);
+	mutex_unlock(&ctx->lock);
+	return ln;
+}
+
+/* Stop listening, reject what is pending, wake accepters. */
+static void odp_listener_detach(struct odp_listener *ln)
+{
+	struct odp_conn_req *req, *tmp;
+	struct rdma_cm_id *id;
+	LIST_HEAD(pending);
+
+	spin_lock(&ln->lock);
+	ln->detached = true;
+	id = ln->cm_id;
+	ln->cm_id = NULL;
+	spin_unlock(&ln->lock);
+	wake_up_all(&ln->wait);
+
+	/* After this no handler runs, so pending no longer grows. */
+	if (id)
+		rdma_destroy_id(id);
+
+	spin_lock(&ln->lock);
+	list_splice_init(&ln->pending, &pending);
+	ln->num_pending = 0;
+	spin_unlock(&ln->lock);
+	list_for_each_entry_safe(req, tmp, &pending, node) {
+		rdma_reject(req->cm_id, NULL, 0, IB_CM_REJ_CONSUMER_DEFINED);
+		rdma_destroy_id(req->cm_id);
+		kfree(req);
+	}
+
+	mutex_lock(&ln->dev->lock);
+	if (!list_empty(&ln->dev_node)) {
+		list_del_init(&ln->dev_node);
+		mutex_unlock(&ln->dev->lock);
+		odp_device_put(ln->dev);
+		return;
+	}
+	mutex_unlock(&ln->dev->lock);
+}
+
+void odp_listeners_detach_device(struct odp_device *dev)
+{
+	struct odp_listener *ln;
+
+	for (;;) {
+		mutex_lock(&dev->lock);
+		ln = list_first_entry_or_null(&dev->listeners,
+					      struct odp_listener, dev_node);
+		if (ln)
+			kref_get(&ln->ref);
+		mutex_unlock(&dev->lock);
+		if (!ln)
+			break;
+		odp_listener_detach(ln);
+		odp_listener_put(ln);
+	}
+}
+
+static int odp_listener_start(struct odp_listener *ln, u32 addr, u32 port)
+{
+	struct sockaddr_in src;
+	struct rdma_cm_id *id;
+	int ret;
+
+	id = rdma_create_id(&init_net, odp_cm_handler, ln, RDMA_PS_TCP,
+			    IB_QPT_RC);
+	if (IS_ERR(id))
+		return PTR_ERR(id);
+	odp_sockaddr_in(&src, addr, port);
+	ret = rdma_bind_addr(id, (struct sockaddr *)&src);
+	if (!ret)
+		ret = rdma_listen(id, ln->backlog);
+	if (ret) {
+		rdma_destroy_id(id);
+		return ret;
+	}
+	ln->cm_id = id;
+	return 0;
+}
+
+int odp_listen(struct odp_ctx *ctx, struct odp_abi_listen *cmd)
+{
+	struct odp_device *dev = ctx->dev;
+	struct odp_listener *ln;
+	int ret;
+
+	if (!dev)
+		return -ENODEV;
+	if (!cmd->backlog || cmd->backlog > 1024 || cmd->port > U16_MAX)
+		return -EINVAL;
+
+	ln = kzalloc(sizeof(*ln), GFP_KERNEL);
+	if (!ln)
+		return -ENOMEM;
+	ln->type = ODP_CM_LISTENER;
+	ln->ctx = ctx;
+	kref_init(&ln->ref);
+	spin_lock_init(&ln->lock);
+	INIT_LIST_HEAD(&ln->pending);
+	INIT_LIST_HEAD(&ln->dev_node);
+	init_waitqueue_head(&ln->wait);
+	ln->backlog = cmd->backlog;
+	ln->dev = dev;
+
+	mutex_lock(&dev->lock);
+	if (dev->removed) {
+		ret = -ENODEV;
+	} else {
+		kref_get(&dev->ref);
+		list_add_tail(&ln->dev_node, &dev->listeners);
+		ret = 0;
+	}
+	mutex_unlock(&dev->lock);
+	if (ret) {
+		kfree(ln);
+		return ret;
+	}
+
+	ret = odp_listener_start(ln, cmd->addr, cmd->port);
+	if (!ret) {
+		mutex_lock(&ctx->lock);
+		ret = xa_alloc(&ctx->listeners, &ln->handle, ln, xa_limit_31b,
+			       GFP_KERNEL);
+		mutex_unlock(&ctx->lock);
+	}
+	if (ret) {
+		odp_listener_detach(ln);
+		odp_listener_put(ln);
+		return ret;
+	}
+	cmd->listen_handle = ln->handle;
+	return 0;
+}
+
+int odp_listener_destroy(struct odp_ctx *ctx, u32 handle)
+{
+	struct odp_listener *ln;
+
+	mutex_lock(&ctx->lock);
+	ln = xa_erase(&ctx->listeners, handle);
+	mutex_unlock(&ctx->lock);
+	if (!ln)
+		return -EINVAL;
+	odp_listener_detach(ln);
+	odp_listener_put(ln);
+	return 0;
+}
+
+void odp_listener_destroy_all(struct odp_ctx *ctx)
+{
+	struct odp_listener *ln;
+	unsigned long index;
+
+	xa_for_each(&ctx->listeners, index, ln)
+		odp_listener_destroy(ctx, index);
+}
+
+static struct odp_conn_req *odp_listener_take(struct odp_listener *ln)
+{
+	struct odp_conn_req *req = NULL;
+
+	spin_lock(&ln->lock);
+	if (!list_empty(&ln->pending)) {
+		req = list_first_entry(&ln->pending, struct odp_conn_req,
+				       node);
+		list_del(&req->node);
+		ln->num_pending--;
+	}
+	spin_unlock(&ln->lock);
+	return req;
+}
+
+static int odp_listener_wait(struct odp_listener *ln, u32 timeout_ms,
+			     struct odp_conn_req **req)
+{
+	long timeout = timeout_ms ? msecs_to_jiffies(timeout_ms) :
+				    MAX_SCHEDULE_TIMEOUT;
+	long left;
+
+	left = wait_event_interruptible_timeout(ln->wait,
+						(*req = odp_listener_take(ln)) ||
+						READ_ONCE(ln->detached),
+						timeout);
+	if (*req)
+		return 0;
+	if (left < 0)
+		return -EINTR;
+	return left ? -ECONNABORTED : -ETIMEDOUT;
+}
+
+/*
+ * Put the QP on the requested id and accept it.  detach_lock keeps the id
+ * alive; rdma_accept() needs the id's handler lock, which must not nest
+ * inside qp->lock (handlers take qp->lock).
+ */
+static int odp_qp_accept_on(struct odp_qp *qp, struct rdma_cm_id *id)
+{
+	struct rdma_conn_param param = odp_conn_param();
+	int ret;
+
+	mutex_lock(&qp->detach_lock);
+	mutex_lock(&qp->lock);
+	if (qp->detached) {
+		ret = -ECONNABORTED;
+	} else {
+		qp->cm_id = id;
+		id->context = qp;
+		ret = odp_wire_setup(qp);
+	}
+	mutex_unlock(&qp->lock);
+	if (!ret) {
+		rdma_lock_handler(id);
+		ret = rdma_accept(id, &param);
+		rdma_unlock_handler(id);
+	}
+	mutex_unlock(&qp->detach_lock);
+	return ret;
+}
+
+int odp_accept(struct odp_ctx *ctx, struct odp_abi_accept *cmd)
+{
+	struct odp_conn_req *req = NULL;
+	struct odp_listener *ln;
+	struct odp_qp *qp;
+	int ret;
+
+	if (cmd->reserved)
+		return -EINVAL;
+	ln = odp_listener_get(ctx, cmd->listen_handle);
+	if (!ln)
+		return -EINVAL;
+	qp = odp_qp_get(ctx, cmd->qp_handle);
+	if (!qp) {
+		ret = -EINVAL;
+		goto out_ln;
+	}
+	ret = odp_qp_start_connecting(qp, ln->dev);
+	if (ret)
+		goto out_qp;
+
+	ret = odp_listener_wait(ln, cmd->timeout_ms, &req);
+	if (!ret) {
+		ret = odp_qp_accept_on(qp, req->cm_id);
+		if (ret && !qp->cm_id) {
+			rdma_reject(req->cm_id, NULL, 0,
+				    IB_CM_REJ_CONSUMER_DEFINED);
+			rdma_destroy_id(req->cm_id);
+		}
+		kfree(req);
+	}
+	if (!ret)
+		ret = odp_qp_wait_connected(qp, 0);
+	ret = odp_qp_connect_result(qp, ret);
+out_qp:
+	odp_qp_put(qp);
+out_ln:
+	odp_listener_put(ln);
+	return ret;
+}

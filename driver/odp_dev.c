@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * odp: the RDMA devices we run over, as a client of the RDMA core.
+ *
+ * Every ib_device gets an odp_device with one kernel PD.  Contexts bind to
+ * one by name (ODP_IOC_BIND_DEVICE); QPs and listeners on it are on its
+ * lists, so that removing the device (rdma link del, driver unload) can
+ * take each of them to the error state and release the device's resources
+ * before the RDMA core lets the device go.
+ */
+#include <linux/slab.h>
+#include <rdma/ib_verbs.h>
+
+#include "odp.h"
+#include "odp_transport.h"
+
+static DEFINE_MUTEX(odp_devices_lock);	/* protects odp_devices */
+static LIST_HEAD(odp_devices);
+
+static struct ib_client odp_ib_client;
+
+static int odp_ib_add(struct ib_device *ibdev)
+{
+	struct odp_device *dev;
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return -ENOMEM;
+	kref_init(&dev->ref);
+	mutex_init(&dev->lock);
+	INIT_LIST_HEAD(&dev->qps);
+	INIT_LIST_HEAD(&dev->listeners);
+	dev->ibdev = ibdev;
+	dev->pd = ib_alloc_pd(ibdev, 0);
+	if (IS_ERR(dev->pd)) {
+		int ret = PTR_ERR(dev->pd);
+
+		kfree(dev);
+		return ret;
+	}
+
+	mutex_lock(&odp_devices_lock);
+	list_add_tail(&dev->node, &odp_devices);
+	mutex_unlock(&odp_devices_lock);
+	ib_set_client_data(ibdev, &odp_ib_client, dev);
+	return 0;
+}
+
+static void odp_device_release(struct kref *ref)
+{
+	kfree(container_of(ref, struct odp_device, ref));
+}
+
+void odp_device_put(struct odp_device *dev)
+{
+	kref_put(&dev->ref, odp_device_release);
+}
+
+/*
+ * The device is going away.  Detach every QP and listener (their objects
+ * stay, in the error state, until their owners destroy them), then free
+ * the PD.  Bound contexts keep only the odp_device shell.
+ */
+static void odp_ib_remove(struct ib_device *ibdev, void *client_data)
+{
+	struct odp_device *dev = client_data;
+
+	mutex_lock(&odp_devices_lock);
+	list_del(&dev->node);
+	mutex_unlock(&odp_devices_lock);
+
+	mutex_lock(&dev->lock);
+	dev->removed = true;
+	mutex_unlock(&dev->lock);
+
+	odp_listeners_detach_device(dev);
+	odp_qps_detach_device(dev);
+
+	ib_dealloc_pd(dev->pd);
+	dev->pd = NULL;
+	odp_device_put(dev);
+}
+
+static struct ib_client odp_ib_client = {
+	.name	= "odp",
+	.add	= odp_ib_add,
+	.remove	= odp_ib_remove,
+};
+
+/* A reference to the device called @name, or NULL. */
+struct odp_device *odp_device_get_by_name(const char *name)
+{
+	struct odp_device *dev, *found = NULL;
+
+	mutex_lock(&odp_devices_lock);
+	list_for_each_entry(dev, &odp_devices, node) {
+		if (!strcmp(dev_name(&dev->ibdev->dev), name)) {
+			kref_get(&dev->ref);
+			found = dev;
+			break;
+		}
+	}
+	mutex_unlock(&odp_devices_lock);
+	return found;
+}
+
+int odp_bind_device(struct odp_ctx *ctx, struct odp_abi_bind_device *cmd)
+{
+	struct ib_port_attr attr;
+	struct odp_device *dev;
+	u32 port = cmd->port_num ? cmd->port_num : 1;
+	int ret;
+
+	if (cmd->reserved ||
+	    strnlen(cmd->name, sizeof(cmd->name)) == sizeof(cmd->name))
+		return -EINVAL;
+
+	dev = odp_device_get_by_name(cmd->name);
+	if (!dev)
+		return -ENODEV;
+	if (!rdma_is_port_valid(dev->ibdev, port)) {
+		ret = -EINVAL;
+		goto err_put;
+	}
+	ret = ib_query_port(dev->ibdev, port, &attr);
+	if (ret)
+		goto err_put;
+
+	mutex_lock(&ctx->lock);
+	if (ctx->dev) {
+		ret = -EBUSY;
+	} else {
+		ctx->dev = dev;
+		ctx->port = port;
+	}
+	mutex_unlock(&ctx->lock);
+	if (ret)
+		goto err_put;
+
+	cmd->port_num = port;
+	cmd->port_state = attr.state;
+	cmd->max_msg_size = attr.max_msg_sz;
+	return 0;
+
+err_put:
+	odp_device_put(dev);
+	return ret;
+}
+
+int odp_dev_init(void)
+{
+	return ib_register_client(&odp_ib_client);
+}
+
+void odp_dev_exit(void)
+{
+	ib_unregister_client(&odp_ib_client);
+}

@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * odp: queue pairs.  The user's work requests wait on the QP's queues until
+ * its work item (odp_wire.c) carries them over the kernel RC QP; their
+ * completions go to the user's CQs in post order.
+ */
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "odp_transport.h"
+
+#define ODP_MAX_QP_WR	4096
+
+static bool odp_qp_caps_valid(const struct odp_abi_create_qp *cmd)
+{
+	return cmd->max_send_wr && cmd->max_send_wr <= ODP_MAX_QP_WR &&
+	       cmd->max_recv_wr && cmd->max_recv_wr <= ODP_MAX_QP_WR &&
+	       cmd->max_send_sge <= ODP_ABI_MAX_SGE &&
+	       cmd->max_recv_sge <= ODP_ABI_MAX_SGE && cmd->sq_sig_all <= 1;
+}
+
+static struct odp_qp *odp_qp_alloc(const struct odp_abi_create_qp *cmd)
+{
+	struct odp_qp *qp;
+
+	qp = kzalloc(sizeof(*qp), GFP_KERNEL);
+	if (!qp)
+		return NULL;
+	qp->type = ODP_CM_QP;
+	qp->max_send_wr = cmd->max_send_wr;
+	qp->max_recv_wr = cmd->max_recv_wr;
+	qp->max_send_sge = max(cmd->max_send_sge, 1U);
+	qp->max_recv_sge = max(cmd->max_recv_sge, 1U);
+	qp->sq_sig_all = cmd->sq_sig_all;
+	kref_init(&qp->ref);
+	mutex_init(&qp->detach_lock);
+	mutex_init(&qp->lock);
+	INIT_LIST_HEAD(&qp->dev_node);
+	init_completion(&qp->connected);
+	spin_lock_init(&qp->wq_lock);
+	qp->state = ODP_QPS_RESET;
+	INIT_LIST_HEAD(&qp->sq);
+	INIT_LIST_HEAD(&qp->sq_sent);
+	INIT_LIST_HEAD(&qp->rq);
+	INIT_LIST_HEAD(&qp->rx_done);
+	INIT_WORK(&qp->work, odp_qp_work);
+	return qp;
+}
+
+int odp_qp_create(struct odp_ctx *ctx, struct odp_abi_create_qp *cmd)
+{
+	struct odp_qp *qp;
+	int ret = 0;
+
+	if (!odp_qp_caps_valid(cmd))
+		return -EINVAL;
+	qp = odp_qp_alloc(cmd);
+	if (!qp)
+		return -ENOMEM;
+	qp->ctx = ctx;
+
+	mutex_lock(&ctx->lock);
+	qp->pd = odp_pd_lookup(ctx, cmd->pd_handle);
+	qp->send_cq = xa_load(&ctx->cqs, cmd->send_cq);
+	qp->recv_cq = xa_load(&ctx->cqs, cmd->recv_cq);
+	if (!ctx->dev)
+		ret = -ENODEV;
+	else if (!qp->pd || !qp->send_cq || !qp->recv_cq)
+		ret = -EINVAL;
+	else
+		ret = xa_alloc(&ctx->qps, &qp->handle, qp, xa_limit_31b,
+			       GFP_KERNEL);
+	if (!ret) {
+		qp->pd->num_mrs++;	/* the PD's users: MRs and QPs */
+		qp->send_cq->num_qps++;
+		qp->recv_cq->num_qps++;
+	}
+	mutex_unlock(&ctx->lock);
+
+	if (ret) {
+		kfree(qp);
+		return ret;
+	}
+	cmd->qp_handle = qp->handle;
+	cmd->qp_num = 0;	/* known once connected */
+	return 0;
+}
+
+/* The QP of @handle; it stays valid while the caller holds ctx->lock. */
+struct odp_qp *odp_qp_lookup(struct odp_ctx *ctx, u32 handle)
+{
+	lockdep_assert_held(&ctx->lock);
+	return xa_load(&ctx->qps, handle);
+}
+
+static void odp_qp_free_wqes(struct odp_qp *qp)
+{
+	struct odp_swqe *swqe, *stmp;
+	struct odp_rwqe *rwqe, *rtmp;
+
+	list_splice_init(&qp->sq_sent, &qp->sq);
+	list_for_each_entry_safe(swqe, stmp, &qp->sq, node)
+		kfree(swqe);
+	list_for_each_entry_safe(rwqe, rtmp, &qp->rq, node)
+		kfree(rwqe);
+}
+
+static void odp_qp_release(struct kref *ref)
+{
+	struct odp_qp *qp = container_of(ref, struct odp_qp, ref);
+	struct odp_ctx *ctx = qp->ctx;
+
+	odp_qp_detach(qp);
+	cancel_work_sync(&qp->work);
+	odp_qp_free_wqes(qp);
+
+	mutex_lock(&ctx->lock);
+	qp->pd->num_mrs--;
+	qp->send_cq->num_qps--;
+	qp->recv_cq->num_qps--;
+	mutex_unlock(&ctx->lock);
+	kfree(qp);
+}
+
+/* Never called under ctx->lock: the release takes it. */
+void odp_qp_put(struct odp_qp *qp)
+{
+	kref_put(&qp->ref, odp_qp_release);
+}
+
+/* A reference to the QP of @handle, for calls that block. */
+struct odp_qp *odp_qp_get(struct odp_ctx *ctx, u32 handle)
+{
+	struct odp_qp *qp;
+
+	mutex_lock(&ctx->lock);
+	qp = xa_load(&ctx->qps, handle);
+	if (qp)
+		kref_get(&qp->ref);
+	mutex_unlock(&ctx->lock);
+	return qp;
+}
+
+/*
+ * Destroy: take the QP to the error state and release the transport now,
+ * which also wakes a connect or accept blocked on it; the memory goes with
+ * the last reference.
+ */
+static void odp_qp_unpublished(struct odp_qp *qp)
+{
+	odp_qp_detach(qp);
+	odp_qp_put(qp);
+}
+
+int odp_qp_destroy(struct odp_ctx *ctx, u32 handle)
+{
+	struct odp_qp *qp;
+
+	mutex_lock(&ctx->lock);
+	qp = xa_erase(&ctx->qps, handle);
+	mutex_unlock(&ctx->lock);
+	if (!qp)
+		return -EINVAL;
+	odp_qp_unpublished(qp);
+	return 0;
+}
+
+void odp_qp_destroy_all(struct odp_ctx *ctx)
+{
+	struct odp_qp *qp;
+	unsigned long index;
+
+	xa_for_each(&ctx->qps, index, qp) {
+		mutex_lock(&ctx->lock);
+		xa_erase(&ctx->qps, index);
+		mutex_unlock(&ctx->lock);
+		odp_qp_unpublished(qp);
+	}
+}
+
+/* Run the QP's work: new WRs, received messages, or an error to flush. */
+void odp_qp_kick(struct odp_qp *qp)
+{
+	queue_work(system_unbound_wq, &qp->work);
+}
+
+/* Move to the error state; the work item flushes the queues. */
+void odp_qp_set_error(struct odp_qp *qp)
+{
+	spin_lock_bh(&qp->wq_lock);
+	qp->state = ODP_QPS_ERROR;
+	spin_unlock_bh(&qp->wq_lock);
+	odp_qp_kick(qp);
+}
+
+static const u32 odp_wc_opcode_of_wr[] = {
+	[ODP_ABI_WR_RDMA_WRITE]			= ODP_ABI_WC_RDMA_WRITE,
+	[ODP_ABI_WR_RDMA_WRITE_WITH_IMM]	= ODP_ABI_WC_RDMA_WRITE,
+	[ODP_ABI_WR_SEND]			= ODP_ABI_WC_SEND,
+	[ODP_ABI_WR_SEND_WITH_IMM]		= ODP_ABI_WC_SEND,
+	[ODP_ABI_WR_RDMA_READ]			= ODP_ABI_WC_RDMA_READ,
+	[ODP_ABI_WR_ATOMIC_CMP_AND_SWP]		= ODP_ABI_WC_COMP_SWAP,
+	[ODP_ABI_WR_ATOMIC_FETCH_AND_ADD]	= ODP_ABI_WC_FETCH_ADD,
+};
+
+/*
+ * Complete a send WR (already off the queues) and free it.  Errors always
+ * complete; successes only when signaled.
+ */
+void odp_qp_complete_send(struct odp_qp *qp, struct odp_swqe *wqe, u32 status)
+{
+	if (status != ODP_ABI_WC_SUCCESS || wqe->signaled) {
+		struct odp_abi_wc wc = {
+			.wr_id		= wqe->wr_id,
+			.status		= status,
+			.opcode		= odp_wc_opcode_of_wr[wqe->opcode],
+			.byte_len	= wqe->length,
+			.qp_num		= qp->qp_num,
+		};
+
+		odp_cq_push(qp->send_cq, &wc);
+	}
+	spin_lock_bh(&qp->wq_lock);
+	qp->sq_count--;
+	spin_unlock_bh(&qp->wq_lock);
+	kfree(wqe);
+}
+
+void odp_qp_complete_recv(struct odp_qp *qp, struct odp_rwqe *wqe, u32 status,
+			  u32 opcode, u32 imm, bool with_imm)
+{
+	struct odp_abi_wc wc = {
+		.wr_id		= wqe->wr_id,
+		.status		= status,
+		.opcode		= opcode,
+		.byte_len	= wqe->received,
+		.imm_data	= imm,
+		.qp_num		= qp->qp_num,
+		.wc_flags	= with_imm ? ODP_ABI_WC_WITH_IMM : 0,
+	};
+
+	odp_cq_push(qp->recv_cq, &wc);
+	spin_lock_bh(&qp->wq_lock);
+	qp->rq_count--;
+	spin_unlock_bh(&qp->wq_lock);
+	kfree(wqe);
+}
+
+static bool odp_wr_opcode_valid(u32 opcode)
+{
+	return opcode < ARRAY_SIZE(odp_wc_opcode_of_wr);
+}
+
+static int odp_copy_sges(struct odp_abi_sge *sge, u64 uptr, u32 num,
+			 u32 *total)
+{
+	u64 sum = 0;
+	u32 i;
+
+	if (copy_from_user(sge, u64_to_user_ptr(uptr), num * sizeof(*sge)))
+		return -EFAULT;
+	for (i = 0; i < num; i++)
+		sum += sge[i].length;
+	if (sum > U32_MAX)
+		return -EINVAL;
+	*total = sum;
+	return 0;
+}
+
+static struct odp_swqe *odp_swqe_build(struct odp_qp *qp,
+				       const struct odp_abi_send_wr *wr)
+{
+	struct odp_swqe *wqe;
+	bool atomic;
+	int ret;
+
+	atomic = wr->opcode == ODP_ABI_WR_ATOMIC_CMP_AND_SWP ||
+		 wr->opcode == ODP_ABI_WR_ATOMIC_FETCH_AND_ADD;
+	if (!odp_wr_opcode_valid(wr->opcode) || wr->reserved ||
+	    wr->num_sge > qp->max_send_sge ||
+	    wr->send_flags & ~ODP_ABI_SEND_SIGNALED)
+		return ERR_PTR(-EINVAL);
+	if (atomic && (wr->num_sge != 1 || wr->remote_addr % 8))
+		return ERR_PTR(-EINVAL);
+
+	wqe = kzalloc(struct_size(wqe, sge, wr->num_sge), GFP_KERNEL);
+	if (!wqe)
+		return ERR_PTR(-ENOMEM);
+	wqe->num_sge = wr->num_sge;
+	ret = odp_copy_sges(wqe->sge, wr->sg_list, wr->num_sge, &wqe->length);
+	if (!ret && atomic && wqe->length != 8)
+		ret = -EINVAL;
+	if (ret) {
+		kfree(wqe);
+		return ERR_PTR(ret);
+	}
+	wqe->wr_id = wr->wr_id;
+	wqe->opcode = wr->opcode;
+	wqe->signaled = qp->sq_sig_all ||
+			(wr->send_flags & ODP_ABI_SEND_SIGNALED);
+	wqe->imm = wr->imm_data;
+	wqe->remote_addr = wr->remote_addr;
+	wqe->rkey = wr->rkey;
+	wqe->compare_add = wr->compare_add;
+	wqe->swap = wr->swap;
+	return wqe;
+}
+
+static int odp_qp_queue_send(struct odp_qp *qp, struct odp_swqe *wqe)
+{
+	int ret = 0;
+
+	spin_lock_bh(&qp->wq_lock);
+	if (qp->state == ODP_QPS_RESET || qp->state == ODP_QPS_CONNECTING) {
+		ret = -EINVAL;
+	} else if (qp->sq_count >= qp->max_send_wr) {
+		ret = -ENOMEM;
+	} else {
+		list_add_tail(&wqe->node, &qp->sq);
+		qp->sq_count++;
+	}
+	spin_unlock_bh(&qp->wq_lock);
+	return ret;
+}
+
+/*
+ * Caller holds ctx->lock (the QP stays).  Like ibv_post_send(): on error,
+ * cmd->bad_wr is the index of the first WR not posted.
+ */
+int odp_post_send(struct odp_ctx *ctx, struct odp_abi_post *cmd)
+{
+	const struct odp_abi_send_wr __user *uwr = u64_to_user_ptr(cmd->wr_list);
+	struct odp_qp *qp;
+	int ret = 0;
+	u32 i;
+
+	qp = odp_qp_lookup(ctx, cmd->qp_handle);
+	if (!qp)
+		return -EINVAL;
+
+	for (i = 0; i < cmd->num_wr; i++) {
+		struct odp_abi_send_wr wr;
+		struct odp_swqe *wqe;
+
+		if (copy_from_user(&wr, &uwr[i], sizeof(wr))) {
+			ret = -EFAULT;
+			break;
+		}
+		wqe = odp_swqe_build(qp, &wr);
+		if (IS_ERR(wqe)) {
+			ret = PTR_ERR(wqe);
+			break;
+		}
+		ret = odp_qp_queue_send(qp, wqe);
+		if (ret) {
+			kfree(wqe);
+			break;
+		}
+	}
+	cmd->bad_wr = i;
+	if (i)
+		odp_qp_kick(qp);
+	return ret;
+}
+
+int odp_post_recv(struct odp_ctx *ctx, struct odp_abi_post *cmd)
+{
+	const struct odp_abi_recv_wr __user *uwr = u64_to_user_ptr(cmd->wr_list);
+	struct odp_qp *qp;
+	int ret = 0;
+	u32 i;
+
+	qp = odp_qp_lookup(ctx, cmd->qp_handle);
+	if (!qp)
+		return -EINVAL;
+
+	for (i = 0; i < cmd->num_wr; i++) {
+		struct odp_abi_recv_wr wr;
+		struct odp_rwqe *wqe;
+		u32 total;
+
+		if (copy_from_user(&wr, &uwr[i], sizeof(wr))) {
+			ret = -EFAULT;
+			break;
+		}
+		if (wr.num_sge > qp->max_recv_sge || wr.reserved) {
+			ret = -EINVAL;
+			break;
+		}
+		wqe = kzalloc(struct_size(wqe, sge, wr.num_sge), GFP_KERNEL);
+		if (!wqe) {
+			ret = -ENOMEM;
+			break;
+		}
+		wqe->num_sge = wr.num_sge;
+		wqe->wr_id = wr.wr_id;
+		ret = odp_copy_sges(wqe->sge, wr.sg_list, wr.num_sge, &total);
+		wqe->length = total;
+		if (!ret) {
+			spin_lock_bh(&qp->wq_lock);
+			if (qp->rq_count >= qp->max_recv_wr) {
+				ret = -ENOMEM;
+			} else {
+				list_add_tail(&wqe->node, &qp->rq);
+				qp->rq_count++;
+			}
+			spin_unlock_bh(&qp->wq_lock);
+		}
+		if (ret) {
+			kfree(wqe);
+			break;
+		}
+	}
+	cmd->bad_wr = i;
+	/* A SEND may be waiting for this receive ("RNR"). */
+	odp_qp_kick(qp);
+	return ret;
+}
