@@ -49,6 +49,7 @@ lib:
 progs: lib
 	@if [ -f tests/progs/Makefile ]; then $(MAKE) -C tests/progs; \
 	 else echo "make: tests/progs/Makefile does not exist yet, skipping progs"; fi
+	@if [ -f tests/rdma/Makefile ]; then $(MAKE) -C tests/rdma; fi
 
 examples: lib
 	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
@@ -56,11 +57,17 @@ examples: lib
 
 # The suite runs inside the VM (odp.ko loaded, rxe0 up); the runner prints the
 # console, pytest's summary line and the timings, and fails on kernel warnings.
+# Two-host tests (tests/host) run on the host and boot two VMs each; the
+# single-VM suite runs last so that its summary closes the output.
 check:
 	$(MAKE) deps
-	$(MAKE) module lib progs
+	$(MAKE) module lib progs examples
+	@if [ -d tests/host ]; then \
+		$(PYTHON) -m pytest -v -rs --confcutdir=tests/host -p no:cacheprovider \
+			--junitxml=$(CHECK_OUT)-host.xml tests/host; fi
 	$(VM) --timeout $(VM_TIMEOUT) --out $(CHECK_OUT) --env PYTEST_ADDOPTS "$$T" -- \
-		$(PYTHON) -m pytest -v -rs --junitxml=$(CHECK_OUT)/junit.xml tests/
+		$(PYTHON) -m pytest -v -rs -p no:cacheprovider --ignore=tests/host \
+			--junitxml=$(CHECK_OUT)/junit.xml tests/
 
 demo:
 	$(MAKE) deps

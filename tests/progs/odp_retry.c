@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The read_begin/read_retry collision, made deterministic with
+ * /sys/kernel/debug/odp/retry_hook (Documentation/ABI.md): a fault parks
+ * after hmm_range_fault() and before checking mmu_interval_read_retry();
+ * the test invalidates the range meanwhile, then releases it.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static void hook_state(char *buf, size_t size)
+{
+	if (read_file(DEBUGFS_RETRY_HOOK, buf, size) < 0)
+		FAIL("read %s: %s", DEBUGFS_RETRY_HOOK, strerror(errno));
+}
+
+static void hook_write(const char *cmd)
+{
+	int r = write_file(DEBUGFS_RETRY_HOOK, cmd);
+
+	if (r)
+		FAIL("write '%s' to %s: %s", cmd, DEBUGFS_RETRY_HOOK, strerror(-r));
+}
+
+static void hook_expect(const char *want)
+{
+	char st[64];
+
+	hook_state(st, sizeof(st));
+	CHECK(!strcmp(st, want), "retry_hook reads '%s', expected '%s'", st, want);
+}
+
+/* Wait until the hook reads `parked`; FAIL after timeout_ms. */
+static void hook_wait_parked(unsigned int timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	char st[64];
+
+	for (;;) {
+		hook_state(st, sizeof(st));
+		if (!strcmp(st, "parked"))
+			return;
+		if (now_ms() > end)
+			FAIL("retry_hook still '%s' %u ms after arm + device access, "
+			     "expected 'parked'", st, timeout_ms);
+		usleep(5000);
+	}
+}
+
+static void need_hook(void)
+{
+	char st[64];
+
+	if (access("/dev/odp", F_OK))
+		SKIP("/dev/odp missing");
+	if (access(DEBUGFS_RETRY_HOOK, W_OK))
+		FAIL("%s: %s", DEBUGFS_RETRY_HOOK, strerror(errno));
+	hook_state(st, sizeof(st));
+	printf("hook_initial=%s\n", st);
+	if (!strcmp(st, "armed"))	/* left over by a failed run */
+		hook_write("disarm");
+}
+
+struct access_arg {
+	struct odp_mr *mr;
+	char *addr;
+	char *buf;
+	size_t len;
+	int write;
+	int ret;
+	uint64_t ms;
+};
+
+static void *access_thread(void *p)
+{
+	struct access_arg *a = p;
+	uint64_t t0 = now_ms();
+
+	a->ret = a->write ? dev_write(a->mr, a->addr, a->buf, a->len) :
+			    dev_read(a->mr, a->addr, a->buf, a->len);
+	a->ms = now_ms() - t0;
+	return NULL;
+}
+
+/* A parked read, the page replaced meanwhile: the read returns the new data. */
+static int retry_hook_read(void)
+{
+	size_t ps = page_size;
+	struct access_arg a = { 0 };
+	struct tctx t;
+	struct stats s, d;
+	struct odp_mr *mr;
+	pthread_t th;
+	char *buf, st[64];
+
+	need_hook();
+	t_open(&t);
+	buf = map_anon(ps, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	memset(buf, 'A', ps);
+	mr = reg_mr(&t, buf, ps, ACC_RW);
+	mr_stats(mr, &s);
+
+	a.mr = mr;
+	a.addr = buf;
+	a.buf = malloc(ps);
+	a.len = ps;
+	memset(a.buf, 0, ps);
+	hook_write("arm");
+	hook_expect("armed");
+	CHECK(!pthread_create(&th, NULL, access_thread, &a), "pthread_create");
+	hook_wait_parked(8000);
+
+	xmadvise(buf, ps, MADV_DONTNEED);
+	memset(buf, 'B', ps);
+	hook_write("release");
+	pthread_join(th, NULL);
+	hook_state(st, sizeof(st));
+	printf("hook_after=%s access_ms=%llu\n", st, (unsigned long long)a.ms);
+	CHECK(!strcmp(st, "released") || !strcmp(st, "idle"),
+	      "retry_hook reads '%s' after release", st);
+
+	EXPECT_ERRNO(a.ret, 0);
+	check_bytes(a.buf, ps, 'B',
+		    "parked device read after MADV_DONTNEED + memset('B') (an 'A' is the old page)");
+	mr_delta(mr, &s, &d, "retry");
+	EXPECT_U64(D(d, RETRIES), >=, 1, "retries");
+	EXPECT_U64(D(d, INVALIDATIONS), >=, 1, "invalidations");
+	EXPECT_U64(D(d, ACCESSES), ==, 1, "accesses");
+	EXPECT_U64(D(d, PAGES_MAPPED), ==, 1, "pages_mapped");
+
+	EXPECT_OK(odp_dereg_mr(mr));
+	t_close(&t);
+	return T_PASS;
+}
+
+/* A parked write, the page zapped meanwhile: the write lands in the new page. */
+static int retry_hook_write(void)
+{
+	size_t ps = page_size;
+	struct access_arg a = { 0 };
+	struct tctx t;
+	struct stats s, d;
+	struct odp_mr *mr;
+	pthread_t th;
+	char *buf, *out;
+
+	need_hook();
+	t_open(&t);
+	buf = map_anon(ps, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	memset(buf, 'A', ps);
+	mr = reg_mr(&t, buf, ps, ACC_RW);
+	mr_stats(mr, &s);
+
+	a.mr = mr;
+	a.addr = buf;
+	a.buf = malloc(ps);
+	a.len = ps;
+	a.write = 1;
+	memset(a.buf, 'W', ps);
+	hook_write("arm");
+	CHECK(!pthread_create(&th, NULL, access_thread, &a), "pthread_create");
+	hook_wait_parked(8000);
+
+	xmadvise(buf, ps, MADV_DONTNEED);
+	hook_write("release");
+	pthread_join(th, NULL);
+
+	EXPECT_ERRNO(a.ret, 0);
+	check_bytes(buf, ps, 'W',
+		    "CPU view after a parked device write across MADV_DONTNEED "
+		    "(zeros = the write went to the freed page)");
+	out = malloc(ps);
+	EXPECT_OK(dev_read(mr, buf, out, ps));
+	check_bytes(out, ps, 'W', "device read back");
+	mr_delta(mr, &s, &d, "retry");
+	EXPECT_U64(D(d, RETRIES), >=, 1, "retries");
+	EXPECT_U64(D(d, INVALIDATIONS), >=, 1, "invalidations");
+
+	EXPECT_OK(odp_dereg_mr(mr));
+	t_close(&t);
+	return T_PASS;
+}
+
+/* arm + disarm: the next fault does not park, nothing retries. */
+static int retry_hook_disarm(void)
+{
+	size_t ps = page_size;
+	struct tctx t;
+	struct stats s, d;
+	struct odp_mr *mr;
+	uint64_t t0, ms;
+	char *buf, *out;
+
+	need_hook();
+	t_open(&t);
+	buf = map_anon(ps, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	memset(buf, 'A', ps);
+	mr = reg_mr(&t, buf, ps, ACC_RW);
+	out = malloc(ps);
+	mr_stats(mr, &s);
+
+	hook_write("arm");
+	hook_expect("armed");
+	hook_write("disarm");
+	hook_expect("idle");
+	t0 = now_ms();
+	EXPECT_OK(dev_read(mr, buf, out, ps));
+	ms = now_ms() - t0;
+	printf("access_ms=%llu\n", (unsigned long long)ms);
+	check_bytes(out, ps, 'A', "device read");
+	CHECK(ms < 5000, "a read after disarm took %llu ms (parked?)",
+	      (unsigned long long)ms);
+	mr_delta(mr, &s, &d, "read");
+	EXPECT_U64(D(d, RETRIES), ==, 0, "retries");
+	hook_expect("idle");
+
+	EXPECT_OK(odp_dereg_mr(mr));
+	t_close(&t);
+	return T_PASS;
+}
+
+/* A parked fault nobody releases lets itself go after 10 s, no retry. */
+static int retry_hook_timeout(void)
+{
+	size_t ps = page_size;
+	struct access_arg a = { 0 };
+	struct tctx t;
+	struct stats s, d;
+	struct odp_mr *mr;
+	pthread_t th;
+	char *buf, st[64];
+
+	need_hook();
+	t_open(&t);
+	buf = map_anon(ps, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	memset(buf, 'A', ps);
+	mr = reg_mr(&t, buf, ps, ACC_RW);
+	mr_stats(mr, &s);
+
+	a.mr = mr;
+	a.addr = buf;
+	a.buf = malloc(ps);
+	a.len = ps;
+	hook_write("arm");
+	CHECK(!pthread_create(&th, NULL, access_thread, &a), "pthread_create");
+	hook_wait_parked(8000);
+	pthread_join(th, NULL);
+	hook_state(st, sizeof(st));
+	printf("hook_after=%s access_ms=%llu\n", st, (unsigned long long)a.ms);
+
+	EXPECT_ERRNO(a.ret, 0);
+	check_bytes(a.buf, ps, 'A', "device read after the self-release");
+	CHECK(a.ms >= 5000 && a.ms < 30000,
+	      "a parked fault came back after %llu ms, expected about 10 s",
+	      (unsigned long long)a.ms);
+	mr_delta(mr, &s, &d, "timeout");
+	EXPECT_U64(D(d, RETRIES), ==, 0, "retries (nothing invalidated)");
+
+	EXPECT_OK(odp_dereg_mr(mr));
+	t_close(&t);
+	return T_PASS;
+}
+
+static const struct odp_test tests[] = {
+	{ "retry_hook_read", retry_hook_read },
+	{ "retry_hook_write", retry_hook_write },
+	{ "retry_hook_disarm", retry_hook_disarm },
+	{ "retry_hook_timeout", retry_hook_timeout },
+};
+
+TEST_MAIN(tests)
