@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The OOM reaper's non-blockable invalidation.
+ *
+ * process_mrelease(2) runs the OOM reaper's __oom_reap_task_mm() on a killed
+ * process, which invalidates with mmu_notifier_invalidate_range_start_nonblock()
+ * exactly as the OOM reaper does, without an OOM kill (whose stack dump would
+ * look like a kernel problem to the harness).
+ *
+ * A killed process frees its memory itself as it exits, so the victim keeps
+ * one thread parked in the retry hook (in the kernel, uninterruptible,
+ * holding no lock and no pages): its mm stays up for the reap.  Nothing is
+ * in flight, so the driver must take the non-blockable invalidation (not
+ * refuse it as mlx5 and rxe do) and process_mrelease() must return 0.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open		434
+#endif
+#ifndef SYS_process_mrelease
+#define SYS_process_mrelease	448
+#endif
+
+#define VICTIM_PAGES	64
+
+struct parked_read {
+	struct odp_mr *mr;
+	void *addr;
+};
+
+static void *parked_read(void *arg)
+{
+	struct parked_read *p = arg;
+	char byte;
+
+	/* Parks in the retry hook; it ends when the process dies. */
+	dev_read(p->mr, p->addr, &byte, 1);
+	return NULL;
+}
+
+static void hook_wait(const char *want, unsigned int timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	char st[32];
+
+	for (;;) {
+		CHECK(read_file(DEBUGFS_RETRY_HOOK, st, sizeof(st)) >= 0,
+		      "cannot read %s", DEBUGFS_RETRY_HOOK);
+		if (!strcmp(st, want))
+			return;
+		if (now_ms() > end)
+			FAIL("retry_hook reads '%s' after %u ms, expected '%s'",
+			     st, timeout_ms, want);
+		usleep(10000);
+	}
+}
+
+/* The victim: a mapped MR, and one thread parked in a fault. */
+static void victim(struct chan *c)
+{
+	size_t len = VICTIM_PAGES * page_size;
+	struct parked_read p;
+	struct odp_mr *mr, *mr2;
+	struct tctx t;
+	pthread_t th;
+	char *buf, *other;
+
+	t_open(&t);
+	buf = map_anon(len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	other = map_anon(page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	mr = reg_mr(&t, buf, len, ACC_RW);
+	mr2 = reg_mr(&t, other, page_size, ACC_RW);
+	fill_pattern(buf, len, 1);
+	{
+		char *copy = malloc(len);
+
+		CHECK(copy, "malloc");
+		EXPECT_OK(dev_read(mr, buf, copy, len));
+		check_pattern(copy, len, 1, "victim device read");
+		free(copy);
+	}
+
+	CHECK(!write_file(DEBUGFS_RETRY_HOOK, "arm"), "arm the retry hook");
+	p.mr = mr2;
+	p.addr = other;
+	CHECK(!pthread_create(&th, NULL, parked_read, &p), "pthread_create");
+	hook_wait("parked", 8000);
+	chan_send(c->c2p[1], 'r');
+	for (;;)
+		pause();
+}
+
+static int nonblock_reap(void)
+{
+	struct stats before, after, d;
+	struct chan c;
+	int pidfd, ret, status;
+	pid_t pid;
+
+	if (access(DEBUGFS_RETRY_HOOK, W_OK))
+		SKIP("no %s", DEBUGFS_RETRY_HOOK);
+	CHECK(debugfs_stats(&before) > 0, "read %s", DEBUGFS_STATS);
+
+	chan_init(&c);
+	pid = fork_child(&c);
+	if (!pid) {
+		victim(&c);
+		_exit(T_FAIL);
+	}
+	CHECK(chan_recv(c.c2p[0]) == 'r', "victim not ready");
+	CHECK(debugfs_mr_count_pid(pid) == 2, "victim has %d MRs, expected 2",
+	      debugfs_mr_count_pid(pid));
+
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	CHECK(pidfd >= 0, "pidfd_open: %s", strerror(errno));
+	CHECK(!kill(pid, SIGKILL), "kill: %s", strerror(errno));
+	ret = syscall(SYS_process_mrelease, pidfd, 0);
+	if (ret && errno == ENOSYS)
+		SKIP("process_mrelease not supported");
+	/* EAGAIN would mean the driver refused the non-blockable range. */
+	CHECK(!ret, "process_mrelease: %s", strerror(errno));
+	CHECK(debugfs_stats(&after) > 0, "read %s", DEBUGFS_STATS);
+
+	/* Let the parked fault go now instead of after its 10 s timeout. */
+	write_file(DEBUGFS_RETRY_HOOK, "release");
+	CHECK(waitpid(pid, &status, 0) == pid, "waitpid: %s", strerror(errno));
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	      "victim status 0x%x, expected killed by SIGKILL", status);
+	close(pidfd);
+
+	stats_delta(&before, &after, &d);
+	print_stats("reap.", &d);
+	EXPECT_U64(D(d, NONBLOCK_INVALIDATIONS), >=, 1,
+		   "non-blockable invalidations during the reap");
+	EXPECT_U64(D(d, NONBLOCK_REFUSED), ==, 0,
+		   "non-blockable invalidations refused");
+	EXPECT_U64(D(d, PAGES_INVALIDATED), >=, VICTIM_PAGES,
+		   "pages invalidated by the reap");
+	return T_PASS;
+}
+
+static const struct odp_test tests[] = {
+	{ "nonblock_reap", nonblock_reap },
+};
+
+TEST_MAIN(tests)
