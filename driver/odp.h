@@ -152,6 +152,13 @@ int odp_mr_fault(struct odp_mr *mr, unsigned long start, unsigned long end,
 		 unsigned int flags);
 void odp_retry_hook_init(struct dentry *dir);
 
+/* Where the debugfs retry hook can park (debug only). */
+enum odp_hook_point {
+	ODP_HOOK_FAULT,		/* between hmm_range_fault() and read_retry */
+	ODP_HOOK_INFLIGHT,	/* a device access holding its pages */
+};
+void odp_retry_hook(enum odp_hook_point point);
+
 /* odp_inval.c */
 extern const struct mmu_interval_notifier_ops odp_mr_notifier_ops;
 void odp_mr_zap_all(struct odp_mr *mr);

@@ -19,8 +19,10 @@
 
 /*
  * The retry hook: a debugfs knob that parks one fault between
- * hmm_range_fault() and mmu_interval_read_retry(), so that a test can run a
- * real invalidation of the range exactly there and watch the retry.
+ * hmm_range_fault() and mmu_interval_read_retry() ("arm"), or one device
+ * access while it holds its pages in flight ("arm_inflight"), so that a test
+ * can run a real invalidation exactly there: the first must retry, the
+ * second must be waited for (or refused when it cannot be).
  */
 enum odp_retry_hook_state {
 	ODP_HOOK_IDLE,
@@ -38,11 +40,13 @@ static const char * const odp_hook_state_names[] = {
 
 #define ODP_HOOK_PARK_TIMEOUT	(10 * HZ)
 
-static DEFINE_SPINLOCK(odp_hook_lock);	/* protects odp_hook_state */
+/* Protects odp_hook_state and odp_hook_point. */
+static DEFINE_SPINLOCK(odp_hook_lock);
 static enum odp_retry_hook_state odp_hook_state;
+static enum odp_hook_point odp_hook_point;
 static DECLARE_WAIT_QUEUE_HEAD(odp_hook_wq);
 
-static void odp_retry_hook(void)
+void odp_retry_hook(enum odp_hook_point point)
 {
 	bool park = false;
 
@@ -50,7 +54,7 @@ static void odp_retry_hook(void)
 		return;
 
 	spin_lock(&odp_hook_lock);
-	if (odp_hook_state == ODP_HOOK_ARMED) {
+	if (odp_hook_state == ODP_HOOK_ARMED && odp_hook_point == point) {
 		odp_hook_state = ODP_HOOK_PARKED;
 		park = true;
 	}
@@ -91,9 +95,14 @@ static ssize_t odp_hook_write(struct file *file, const char __user *ubuf,
 	buf[count] = '\0';
 
 	spin_lock(&odp_hook_lock);
-	if (sysfs_streq(buf, "arm") && odp_hook_state == ODP_HOOK_IDLE)
+	if (sysfs_streq(buf, "arm") && odp_hook_state == ODP_HOOK_IDLE) {
 		odp_hook_state = ODP_HOOK_ARMED;
-	else if (sysfs_streq(buf, "disarm") && odp_hook_state == ODP_HOOK_ARMED)
+		odp_hook_point = ODP_HOOK_FAULT;
+	} else if (sysfs_streq(buf, "arm_inflight") &&
+		   odp_hook_state == ODP_HOOK_IDLE) {
+		odp_hook_state = ODP_HOOK_ARMED;
+		odp_hook_point = ODP_HOOK_INFLIGHT;
+	} else if (sysfs_streq(buf, "disarm") && odp_hook_state == ODP_HOOK_ARMED)
 		odp_hook_state = ODP_HOOK_IDLE;
 	else if (sysfs_streq(buf, "release") &&
 		 odp_hook_state == ODP_HOOK_PARKED)
@@ -202,7 +211,7 @@ static int odp_mr_fault_batch(struct odp_mr *mr, unsigned long start,
 		if (ret)
 			return ret;
 
-		odp_retry_hook();
+		odp_retry_hook(ODP_HOOK_FAULT);
 
 		mutex_lock(&mr->lock);
 		if (!mmu_interval_read_retry(&mr->notifier, range.notifier_seq))

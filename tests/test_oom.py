@@ -9,3 +9,12 @@ def test_nonblock_reap(run):
     assert r["reap.nonblock_invalidations"] >= 1
     assert r["reap.nonblock_refused"] == 0
     assert r["reap.pages_invalidated"] >= 64
+
+
+def test_nonblock_refused_inflight(run):
+    """The same reap while a device access holds pages of the MR in flight:
+    the driver refuses it (it cannot wait) and process_mrelease() gets
+    EAGAIN; the pages are freed later by the exit, after the access."""
+    r = run("odp_oom", "nonblock_refused_inflight", timeout=60)
+    assert r["mrelease_errno"] == 11  # EAGAIN
+    assert r["reap.nonblock_refused"] >= 1

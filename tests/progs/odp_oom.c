@@ -12,6 +12,10 @@
  * holding no lock and no pages): its mm stays up for the reap.  Nothing is
  * in flight, so the driver must take the non-blockable invalidation (not
  * refuse it as mlx5 and rxe do) and process_mrelease() must return 0.
+ *
+ * With the thread parked in a device access that holds its pages in flight
+ * instead ("arm_inflight"), the reap cannot be taken without waiting: the
+ * driver must refuse it and process_mrelease() fails with EAGAIN.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -63,15 +67,20 @@ static void hook_wait(const char *want, unsigned int timeout_ms)
 	}
 }
 
-/* The victim: a mapped MR, and one thread parked in a fault. */
-static void victim(struct chan *c)
+struct victim_plan {
+	const char *arm;	/* "arm" or "arm_inflight" */
+	int park_in_mr;		/* park in the mapped MR itself */
+};
+
+/* The victim: a mapped MR, and one thread parked in the retry hook. */
+static void victim(struct chan *c, const struct victim_plan *plan)
 {
 	size_t len = VICTIM_PAGES * page_size;
 	struct parked_read p;
 	struct odp_mr *mr, *mr2;
 	struct tctx t;
 	pthread_t th;
-	char *buf, *other;
+	char *buf, *other, *copy;
 
 	t_open(&t);
 	buf = map_anon(len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
@@ -79,18 +88,16 @@ static void victim(struct chan *c)
 	mr = reg_mr(&t, buf, len, ACC_RW);
 	mr2 = reg_mr(&t, other, page_size, ACC_RW);
 	fill_pattern(buf, len, 1);
-	{
-		char *copy = malloc(len);
+	copy = malloc(len);
+	CHECK(copy, "malloc");
+	EXPECT_OK(dev_read(mr, buf, copy, len));
+	check_pattern(copy, len, 1, "victim device read");
+	free(copy);
 
-		CHECK(copy, "malloc");
-		EXPECT_OK(dev_read(mr, buf, copy, len));
-		check_pattern(copy, len, 1, "victim device read");
-		free(copy);
-	}
-
-	CHECK(!write_file(DEBUGFS_RETRY_HOOK, "arm"), "arm the retry hook");
-	p.mr = mr2;
-	p.addr = other;
+	CHECK(!write_file(DEBUGFS_RETRY_HOOK, plan->arm), "%s the retry hook",
+	      plan->arm);
+	p.mr = plan->park_in_mr ? mr : mr2;
+	p.addr = plan->park_in_mr ? buf : other;
 	CHECK(!pthread_create(&th, NULL, parked_read, &p), "pthread_create");
 	hook_wait("parked", 8000);
 	chan_send(c->c2p[1], 'r');
@@ -98,11 +105,12 @@ static void victim(struct chan *c)
 		pause();
 }
 
-static int nonblock_reap(void)
+/* Kill the victim, reap it; return process_mrelease()'s errno (0: done). */
+static int kill_and_reap(const struct victim_plan *plan, struct stats *d)
 {
-	struct stats before, after, d;
+	struct stats before, after;
+	int pidfd, ret, err, status;
 	struct chan c;
-	int pidfd, ret, status;
 	pid_t pid;
 
 	if (access(DEBUGFS_RETRY_HOOK, W_OK))
@@ -112,7 +120,7 @@ static int nonblock_reap(void)
 	chan_init(&c);
 	pid = fork_child(&c);
 	if (!pid) {
-		victim(&c);
+		victim(&c, plan);
 		_exit(T_FAIL);
 	}
 	CHECK(chan_recv(c.c2p[0]) == 'r', "victim not ready");
@@ -123,21 +131,32 @@ static int nonblock_reap(void)
 	CHECK(pidfd >= 0, "pidfd_open: %s", strerror(errno));
 	CHECK(!kill(pid, SIGKILL), "kill: %s", strerror(errno));
 	ret = syscall(SYS_process_mrelease, pidfd, 0);
-	if (ret && errno == ENOSYS)
+	err = ret ? errno : 0;
+	if (err == ENOSYS)
 		SKIP("process_mrelease not supported");
-	/* EAGAIN would mean the driver refused the non-blockable range. */
-	CHECK(!ret, "process_mrelease: %s", strerror(errno));
 	CHECK(debugfs_stats(&after) > 0, "read %s", DEBUGFS_STATS);
 
-	/* Let the parked fault go now instead of after its 10 s timeout. */
+	/* Let the parked thread go now instead of after its 10 s timeout. */
 	write_file(DEBUGFS_RETRY_HOOK, "release");
 	CHECK(waitpid(pid, &status, 0) == pid, "waitpid: %s", strerror(errno));
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 	      "victim status 0x%x, expected killed by SIGKILL", status);
 	close(pidfd);
+	CHECK(debugfs_mr_count_pid(pid) == 0, "the victim's MRs outlived it");
 
-	stats_delta(&before, &after, &d);
-	print_stats("reap.", &d);
+	stats_delta(&before, &after, d);
+	print_stats("reap.", d);
+	printf("mrelease_errno=%d\n", err);
+	return err;
+}
+
+static int nonblock_reap(void)
+{
+	static const struct victim_plan plan = { "arm", 0 };
+	struct stats d;
+
+	/* EAGAIN would mean the driver refused the non-blockable range. */
+	EXPECT_ERRNO(kill_and_reap(&plan, &d), 0);
 	EXPECT_U64(D(d, NONBLOCK_INVALIDATIONS), >=, 1,
 		   "non-blockable invalidations during the reap");
 	EXPECT_U64(D(d, NONBLOCK_REFUSED), ==, 0,
@@ -147,8 +166,21 @@ static int nonblock_reap(void)
 	return T_PASS;
 }
 
+static int nonblock_refused_inflight(void)
+{
+	static const struct victim_plan plan = { "arm_inflight", 1 };
+	struct stats d;
+
+	/* The reap would free pages a device access is using: refuse it. */
+	EXPECT_ERRNO(kill_and_reap(&plan, &d), EAGAIN);
+	EXPECT_U64(D(d, NONBLOCK_REFUSED), >=, 1,
+		   "non-blockable invalidations refused");
+	return T_PASS;
+}
+
 static const struct odp_test tests[] = {
 	{ "nonblock_reap", nonblock_reap },
+	{ "nonblock_refused_inflight", nonblock_refused_inflight },
 };
 
 TEST_MAIN(tests)
