@@ -157,6 +157,7 @@ enum odp_hook_point {
 	ODP_HOOK_FAULT,		/* between hmm_range_fault() and read_retry */
 	ODP_HOOK_INFLIGHT,	/* a device access holding its pages */
 };
+
 void odp_retry_hook(enum odp_hook_point point);
 
 /* odp_inval.c */

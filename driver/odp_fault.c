@@ -102,13 +102,15 @@ static ssize_t odp_hook_write(struct file *file, const char __user *ubuf,
 		   odp_hook_state == ODP_HOOK_IDLE) {
 		odp_hook_state = ODP_HOOK_ARMED;
 		odp_hook_point = ODP_HOOK_INFLIGHT;
-	} else if (sysfs_streq(buf, "disarm") && odp_hook_state == ODP_HOOK_ARMED)
+	} else if (sysfs_streq(buf, "disarm") &&
+		   odp_hook_state == ODP_HOOK_ARMED) {
 		odp_hook_state = ODP_HOOK_IDLE;
-	else if (sysfs_streq(buf, "release") &&
-		 odp_hook_state == ODP_HOOK_PARKED)
+	} else if (sysfs_streq(buf, "release") &&
+		   odp_hook_state == ODP_HOOK_PARKED) {
 		odp_hook_state = ODP_HOOK_RELEASED;
-	else
+	} else {
 		ret = -EINVAL;
+	}
 	spin_unlock(&odp_hook_lock);
 
 	if (ret)
