@@ -86,7 +86,6 @@ static int odp_qp_cm_event(struct odp_qp *qp, struct rdma_cm_id *id,
 		if (qp->state == ODP_QPS_CONNECTING)
 			qp->state = ODP_QPS_RTS;
 		spin_unlock_bh(&qp->wq_lock);
-		qp->qp_num = id->qp->qp_num;
 		odp_qp_conn_done(qp, 0);
 		odp_qp_kick(qp);
 		break;

@@ -11,6 +11,19 @@
 
 #define ODP_MAX_QP_WR	4096
 
+/* QP numbers, 24 bits as in IB; 0 and 1 are the special QPs there. */
+static atomic_t odp_next_qpn = ATOMIC_INIT(1);
+
+static u32 odp_qpn_alloc(void)
+{
+	u32 qpn;
+
+	do {
+		qpn = atomic_inc_return(&odp_next_qpn) & 0xffffff;
+	} while (qpn < 2);
+	return qpn;
+}
+
 static bool odp_qp_caps_valid(const struct odp_abi_create_qp *cmd)
 {
 	return cmd->max_send_wr && cmd->max_send_wr <= ODP_MAX_QP_WR &&
@@ -27,6 +40,7 @@ static struct odp_qp *odp_qp_alloc(const struct odp_abi_create_qp *cmd)
 	if (!qp)
 		return NULL;
 	qp->type = ODP_CM_QP;
+	qp->qp_num = odp_qpn_alloc();
 	qp->max_send_wr = cmd->max_send_wr;
 	qp->max_recv_wr = cmd->max_recv_wr;
 	qp->max_send_sge = max(cmd->max_send_sge, 1U);
@@ -82,7 +96,7 @@ int odp_qp_create(struct odp_ctx *ctx, struct odp_abi_create_qp *cmd)
 		return ret;
 	}
 	cmd->qp_handle = qp->handle;
-	cmd->qp_num = 0;	/* known once connected */
+	cmd->qp_num = qp->qp_num;
 	return 0;
 }
 

@@ -130,7 +130,7 @@ struct odp_qp {
 	struct odp_ctx		*ctx;
 	struct kref		ref;		/* ctx table + blocked callers */
 	u32			handle;
-	u32			qp_num;		/* the kernel QP's, once connected */
+	u32			qp_num;		/* ours, constant; not the kernel QP's */
 	struct odp_pd		*pd;
 	struct odp_cq		*send_cq;
 	struct odp_cq		*recv_cq;
