@@ -91,8 +91,12 @@ static int odp_qp_cm_event(struct odp_qp *qp, struct rdma_cm_id *id,
 		break;
 	case RDMA_CM_EVENT_DISCONNECTED:
 		rdma_disconnect(id);
-		odp_qp_set_error(qp);
+		/* The work item errors the QP after what arrived before. */
+		spin_lock_bh(&qp->wq_lock);
+		qp->disconnected = true;
+		spin_unlock_bh(&qp->wq_lock);
 		odp_qp_conn_done(qp, -ECONNRESET);
+		odp_qp_kick(qp);
 		break;
 	case RDMA_CM_EVENT_ADDR_ERROR:
 	case RDMA_CM_EVENT_ROUTE_ERROR:
@@ -275,6 +279,7 @@ void odp_qp_detach(struct odp_qp *qp)
 
 	if (id) {
 		if (id->qp) {
+			odp_tx_linger(qp);
 			rdma_disconnect(id);
 			ib_drain_qp(id->qp);
 			rdma_destroy_qp(id);

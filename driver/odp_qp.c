@@ -57,6 +57,7 @@ static struct odp_qp *odp_qp_alloc(const struct odp_abi_create_qp *cmd)
 	INIT_LIST_HEAD(&qp->sq_sent);
 	INIT_LIST_HEAD(&qp->rq);
 	INIT_LIST_HEAD(&qp->rx_done);
+	init_waitqueue_head(&qp->tx_wq);
 	INIT_WORK(&qp->work, odp_qp_work);
 	return qp;
 }
@@ -122,21 +123,11 @@ static void odp_qp_free_wqes(struct odp_qp *qp)
 static void odp_qp_release(struct kref *ref)
 {
 	struct odp_qp *qp = container_of(ref, struct odp_qp, ref);
-	struct odp_ctx *ctx = qp->ctx;
 
-	odp_qp_detach(qp);
-	cancel_work_sync(&qp->work);
 	odp_qp_free_wqes(qp);
-
-	mutex_lock(&ctx->lock);
-	qp->pd->num_mrs--;
-	qp->send_cq->num_qps--;
-	qp->recv_cq->num_qps--;
-	mutex_unlock(&ctx->lock);
 	kfree(qp);
 }
 
-/* Never called under ctx->lock: the release takes it. */
 void odp_qp_put(struct odp_qp *qp)
 {
 	kref_put(&qp->ref, odp_qp_release);
@@ -156,13 +147,26 @@ struct odp_qp *odp_qp_get(struct odp_ctx *ctx, u32 handle)
 }
 
 /*
- * Destroy: take the QP to the error state and release the transport now,
- * which also wakes a connect or accept blocked on it; the memory goes with
- * the last reference.
+ * Destroy: release the transport (which also wakes a connect or accept
+ * blocked on the QP), stop the work item for good and give the PD and CQs
+ * back, all before returning, as verbs promise; whoever else still holds a
+ * reference (device removal, a blocked connect) holds only the memory.
  */
 static void odp_qp_unpublished(struct odp_qp *qp)
 {
+	struct odp_ctx *ctx = qp->ctx;
+
 	odp_qp_detach(qp);
+	spin_lock_bh(&qp->wq_lock);
+	qp->destroyed = true;
+	spin_unlock_bh(&qp->wq_lock);
+	cancel_work_sync(&qp->work);
+
+	mutex_lock(&ctx->lock);
+	qp->pd->num_mrs--;
+	qp->send_cq->num_qps--;
+	qp->recv_cq->num_qps--;
+	mutex_unlock(&ctx->lock);
 	odp_qp_put(qp);
 }
 
@@ -195,7 +199,13 @@ void odp_qp_destroy_all(struct odp_ctx *ctx)
 /* Run the QP's work: new WRs, received messages, or an error to flush. */
 void odp_qp_kick(struct odp_qp *qp)
 {
-	queue_work(system_unbound_wq, &qp->work);
+	bool destroyed;
+
+	spin_lock_bh(&qp->wq_lock);
+	destroyed = qp->destroyed;
+	spin_unlock_bh(&qp->wq_lock);
+	if (!destroyed)
+		queue_work(system_unbound_wq, &qp->work);
 }
 
 /* Move to the error state; the work item flushes the queues. */
@@ -223,6 +233,11 @@ static const u32 odp_wc_opcode_of_wr[] = {
  */
 void odp_qp_complete_send(struct odp_qp *qp, struct odp_swqe *wqe, u32 status)
 {
+	/* Free the slot first: a poller may post again at once. */
+	spin_lock_bh(&qp->wq_lock);
+	qp->sq_count--;
+	spin_unlock_bh(&qp->wq_lock);
+
 	if (status != ODP_ABI_WC_SUCCESS || wqe->signaled) {
 		struct odp_abi_wc wc = {
 			.wr_id		= wqe->wr_id,
@@ -234,9 +249,6 @@ void odp_qp_complete_send(struct odp_qp *qp, struct odp_swqe *wqe, u32 status)
 
 		odp_cq_push(qp->send_cq, &wc);
 	}
-	spin_lock_bh(&qp->wq_lock);
-	qp->sq_count--;
-	spin_unlock_bh(&qp->wq_lock);
 	kfree(wqe);
 }
 
@@ -253,10 +265,11 @@ void odp_qp_complete_recv(struct odp_qp *qp, struct odp_rwqe *wqe, u32 status,
 		.wc_flags	= with_imm ? ODP_ABI_WC_WITH_IMM : 0,
 	};
 
-	odp_cq_push(qp->recv_cq, &wc);
+	/* Free the slot first: a poller may post again at once. */
 	spin_lock_bh(&qp->wq_lock);
 	qp->rq_count--;
 	spin_unlock_bh(&qp->wq_lock);
+	odp_cq_push(qp->recv_cq, &wc);
 	kfree(wqe);
 }
 

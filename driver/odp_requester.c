@@ -78,6 +78,24 @@ static int odp_requester_fill(struct odp_qp *qp, struct odp_swqe *wqe,
 	return 0;
 }
 
+/*
+ * A WR at the head of the send queue failed locally.  Completions come in
+ * post order, so it completes with its error only once every WR sent before
+ * it is answered; until then it stays at the head and sending stops (the
+ * last answer runs the work again, and the WR is tried once more).
+ */
+static void odp_requester_local_error(struct odp_qp *qp, struct odp_swqe *wqe,
+				      u32 status)
+{
+	bool answered;
+
+	spin_lock_bh(&qp->wq_lock);
+	answered = list_empty(&qp->sq_sent);
+	spin_unlock_bh(&qp->wq_lock);
+	if (answered)
+		odp_requester_fail(qp, wqe, status);
+}
+
 /* Send the next message of the WR at the head of the send queue. */
 bool odp_requester_step(struct odp_qp *qp)
 {
@@ -95,14 +113,14 @@ bool odp_requester_step(struct odp_qp *qp)
 	tx = odp_tx_alloc(qp);
 	if (!tx) {
 		odp_tx_unreserve(qp);
-		odp_requester_fail(qp, wqe, ODP_ABI_WC_GENERAL_ERR);
+		odp_requester_local_error(qp, wqe, ODP_ABI_WC_GENERAL_ERR);
 		return false;
 	}
 	ret = odp_requester_fill(qp, wqe, tx, &last);
 	if (ret) {
 		odp_tx_free(tx);
 		odp_tx_unreserve(qp);
-		odp_requester_fail(qp, wqe, odp_local_error_status(ret));
+		odp_requester_local_error(qp, wqe, odp_local_error_status(ret));
 		return false;
 	}
 	if (last) {

@@ -169,7 +169,10 @@ struct odp_qp {
 	u32			sq_count;	/* sq + sq_sent */
 	u32			rq_count;
 	struct list_head	rx_done;	/* messages to process */
+	bool			disconnected;	/* peer left: error once rx_done is done */
+	bool			destroyed;	/* no more work, no more completions */
 	u32			tx_outstanding;	/* wire sends not completed */
+	wait_queue_head_t	tx_wq;		/* woken as wire sends complete */
 	u32			read_resp_done;	/* of the READ at rx head */
 
 	struct work_struct	work;		/* odp_qp_work() */
@@ -257,6 +260,7 @@ void odp_wire_teardown(struct odp_qp *qp);
 void odp_qp_work(struct work_struct *work);
 bool odp_tx_reserve(struct odp_qp *qp);
 void odp_tx_unreserve(struct odp_qp *qp);
+void odp_tx_linger(struct odp_qp *qp);
 struct odp_wire_buf *odp_tx_alloc(struct odp_qp *qp);
 void odp_tx_free(struct odp_wire_buf *tx);
 int odp_tx_post(struct odp_qp *qp, struct odp_wire_buf *tx);

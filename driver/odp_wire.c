@@ -40,6 +40,29 @@ void odp_tx_unreserve(struct odp_qp *qp)
 	spin_lock_bh(&qp->wq_lock);
 	qp->tx_outstanding--;
 	spin_unlock_bh(&qp->wq_lock);
+	wake_up_all(&qp->tx_wq);
+}
+
+static bool odp_tx_idle(struct odp_qp *qp)
+{
+	bool idle;
+
+	spin_lock_bh(&qp->wq_lock);
+	idle = !qp->tx_outstanding;
+	spin_unlock_bh(&qp->wq_lock);
+	return idle;
+}
+
+/*
+ * Before disconnecting, give the messages already posted (an answer the
+ * peer is waiting for) the time to be acknowledged; a dead peer cannot make
+ * this wait longer than ODP_TX_LINGER.
+ */
+#define ODP_TX_LINGER	(2 * HZ)
+
+void odp_tx_linger(struct odp_qp *qp)
+{
+	wait_event_timeout(qp->tx_wq, odp_tx_idle(qp), ODP_TX_LINGER);
 }
 
 /* A message buffer for a reserved send slot. */
@@ -339,11 +362,28 @@ static bool odp_qp_process_rx(struct odp_qp *qp)
 	return progress;
 }
 
+/*
+ * The peer disconnected: what it sent before (the answer to our last
+ * request, typically) is handled first, then the QP goes to error.
+ */
+static void odp_qp_check_disconnected(struct odp_qp *qp)
+{
+	bool gone;
+
+	spin_lock_bh(&qp->wq_lock);
+	gone = qp->disconnected && qp->state == ODP_QPS_RTS;
+	spin_unlock_bh(&qp->wq_lock);
+	if (gone)
+		odp_qp_set_error(qp);
+}
+
 void odp_qp_work(struct work_struct *work)
 {
 	struct odp_qp *qp = container_of(work, struct odp_qp, work);
 	bool progress;
 
+	if (READ_ONCE(qp->destroyed))
+		return;
 	do {
 		progress = odp_qp_process_rx(qp);
 		while (odp_qp_state(qp) == ODP_QPS_RTS &&
@@ -351,6 +391,7 @@ void odp_qp_work(struct work_struct *work)
 			progress = true;
 	} while (progress);
 
+	odp_qp_check_disconnected(qp);
 	if (odp_qp_state(qp) == ODP_QPS_ERROR)
 		odp_qp_flush(qp);
 }
