@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: MIT
+"""The compatibility anchor: rdma_ops' scenarios over plain libibverbs +
+librdmacm on rxe0, with pinned MRs (tests/rdma/ibv_ops, the same scenario
+source built with -DRDMA_IBV).
+
+What passes here is what a verbs device does, so the scenarios' data checks
+and expected statuses are right; the ODP-only scenarios (unmapped memory,
+invalidation races) are left out.  Where rxe itself departs from the verbs
+spec, ibv_ops accepts rxe's status and prints `rxe_deviation=...`; those
+departures are asserted below, so they stay visible.
+
+One server/client pair runs every scenario (each session in child
+processes, `ibv_ops server` / `ibv_ops client` without -t); each test here
+reports one scenario of that run.
+"""
+
+import os
+import re
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rdma"))
+import rdmatest  # noqa: E402
+
+RUN_TIMEOUT = 600
+
+# rxe's departures from the verbs spec that ibv_ops tolerates (and odp does not).
+RXE_DEVIATIONS = {
+    # A WR whose local gather fails completes with WR_FLUSH_ERR, not LOC_PROT_ERR.
+    "err_lkey_write": {"rxe_deviation": 5},
+    "err_lkey_bounds": {"rxe_deviation": 5},
+    "err_lkey_after_inflight": {"rxe_deviation": 5},
+    # A SEND longer than the receive: REM_OP_ERR, not REM_INV_REQ_ERR; the
+    # receive completes LOC_QP_OP_ERR, not LOC_LEN_ERR.
+    "err_recv_len": {"rxe_deviation": 11, "server.rxe_deviation": 2},
+    # A receive with a bad lkey completes LOC_QP_OP_ERR, not LOC_PROT_ERR.
+    "err_recv_lkey": {"server.rxe_deviation": 2},
+    # post_send on an unconnected QP: EINVAL from the kernel doorbell, bad_wr NULL.
+    "post_unconnected": {"rxe_deviation": "bad_wr_null"},
+}
+
+
+def _scenarios():
+    """Scenario names from rdma_ops.c's table: not manual, not ODP-only."""
+    src = os.path.join(rdmatest.RDMA_DIR, "rdma_ops.c")
+    with open(src) as f:
+        text = f.read()
+    table = text[text.index("static const struct test tests[]"):]
+    out = []
+    for name, flags in re.findall(r'TEST\("(\w+)", t_\w+, \d+, ([^,]+),', table):
+        if "T_MANUAL" not in flags and "T_ODP" not in flags:
+            out.append(name)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ibv_run():
+    """Run every scenario once; {name: (block of client output, FAIL lines)}."""
+    port = rdmatest.next_port()
+    srv = rdmatest.spawn(rdmatest.server_args("ibv_ops", None, port))
+    cli = rdmatest.spawn(rdmatest.client_args("ibv_ops", None, port))
+    client, cli_to = rdmatest.finish(cli, "client", RUN_TIMEOUT)
+    server, srv_to = rdmatest.finish(srv, "server", 30)
+    blocks = {}
+    for side in (client, server):      # the client's block, then the server's
+        cur = None
+        for line in side.stdout.splitlines():
+            m = re.match(r"^test=(\S+) side=", line)
+            if m:
+                cur = m.group(1)
+                blocks.setdefault(cur, [])
+            if cur:
+                blocks[cur].append(line)
+    fails = [line for line in (client.stderr + server.stderr).splitlines()
+             if line.startswith(("FAIL ", "SKIP "))]
+    return {"client": client, "server": server, "timed_out": cli_to or srv_to,
+            "blocks": {k: "\n".join(v) for k, v in blocks.items()}, "fails": fails}
+
+
+@pytest.mark.parametrize("name", _scenarios())
+def test_rdma_ibv(ibv_run, name):
+    """The scenario passes over libibverbs + librdmacm with pinned MRs."""
+    block = ibv_run["blocks"].get(name)
+    mine = [f for f in ibv_run["fails"] if f.split()[1:2] == [name]]
+    if block is None:
+        pytest.fail(f"ibv_ops did not run {name}" +
+                    (" (the run timed out)" if ibv_run["timed_out"] else "") + "\n" +
+                    ibv_run["client"].describe() + ibv_run["server"].describe(),
+                    pytrace=False)
+    print(block)
+    if "result=skip" in block:
+        pytest.skip("; ".join(mine) or "skipped")
+    if "result=pass" not in block or "result=fail" in block:
+        pytest.fail(f"{name} over ibverbs:\n{block}\n" + "\n".join(mine), pytrace=False)
+    r = rdmatest.Side("ibv_ops", 0, block, "")
+    got = {k: v for k, v in r.items() if k.endswith("rxe_deviation")}
+    want = RXE_DEVIATIONS.get(name, {})
+    assert got == want, (
+        f"rxe's departures from the spec: {got}, expected {want}: rxe's behaviour "
+        f"changed; update RXE_DEVIATIONS (and check the odp expectation)")
+
+
+def test_rdma_ibv_summary(ibv_run):
+    """Both sides of the run exited 0 (every session passed) in time."""
+    assert not ibv_run["timed_out"], "the ibverbs run timed out"
+    c, s = ibv_run["client"], ibv_run["server"]
+    assert c.returncode == 0 and s.returncode == 0, c.describe() + s.describe()
