@@ -390,6 +390,44 @@ int odp_post_send(struct odp_ctx *ctx, struct odp_abi_post *cmd)
 	return ret;
 }
 
+static struct odp_rwqe *odp_rwqe_build(struct odp_qp *qp,
+				       const struct odp_abi_recv_wr *wr)
+{
+	struct odp_rwqe *wqe;
+	int ret;
+
+	if (wr->num_sge > qp->max_recv_sge || wr->reserved)
+		return ERR_PTR(-EINVAL);
+	wqe = kzalloc(struct_size(wqe, sge, wr->num_sge), GFP_KERNEL);
+	if (!wqe)
+		return ERR_PTR(-ENOMEM);
+	wqe->num_sge = wr->num_sge;
+	wqe->wr_id = wr->wr_id;
+	ret = odp_copy_sges(wqe->sge, wr->sg_list, wr->num_sge, &wqe->length);
+	if (ret) {
+		kfree(wqe);
+		return ERR_PTR(ret);
+	}
+	return wqe;
+}
+
+/* Receives may be posted in any state: a QP in error flushes them. */
+static int odp_qp_queue_recv(struct odp_qp *qp, struct odp_rwqe *wqe)
+{
+	int ret = 0;
+
+	spin_lock_bh(&qp->wq_lock);
+	if (qp->rq_count >= qp->max_recv_wr) {
+		ret = -ENOMEM;
+	} else {
+		list_add_tail(&wqe->node, &qp->rq);
+		qp->rq_count++;
+	}
+	spin_unlock_bh(&qp->wq_lock);
+	return ret;
+}
+
+/* As odp_post_send(), for receive WRs. */
 int odp_post_recv(struct odp_ctx *ctx, struct odp_abi_post *cmd)
 {
 	const struct odp_abi_recv_wr __user *uwr = u64_to_user_ptr(cmd->wr_list);
@@ -404,35 +442,17 @@ int odp_post_recv(struct odp_ctx *ctx, struct odp_abi_post *cmd)
 	for (i = 0; i < cmd->num_wr; i++) {
 		struct odp_abi_recv_wr wr;
 		struct odp_rwqe *wqe;
-		u32 total;
 
 		if (copy_from_user(&wr, &uwr[i], sizeof(wr))) {
 			ret = -EFAULT;
 			break;
 		}
-		if (wr.num_sge > qp->max_recv_sge || wr.reserved) {
-			ret = -EINVAL;
+		wqe = odp_rwqe_build(qp, &wr);
+		if (IS_ERR(wqe)) {
+			ret = PTR_ERR(wqe);
 			break;
 		}
-		wqe = kzalloc(struct_size(wqe, sge, wr.num_sge), GFP_KERNEL);
-		if (!wqe) {
-			ret = -ENOMEM;
-			break;
-		}
-		wqe->num_sge = wr.num_sge;
-		wqe->wr_id = wr.wr_id;
-		ret = odp_copy_sges(wqe->sge, wr.sg_list, wr.num_sge, &total);
-		wqe->length = total;
-		if (!ret) {
-			spin_lock_bh(&qp->wq_lock);
-			if (qp->rq_count >= qp->max_recv_wr) {
-				ret = -ENOMEM;
-			} else {
-				list_add_tail(&wqe->node, &qp->rq);
-				qp->rq_count++;
-			}
-			spin_unlock_bh(&qp->wq_lock);
-		}
+		ret = odp_qp_queue_recv(qp, wqe);
 		if (ret) {
 			kfree(wqe);
 			break;
