@@ -4,6 +4,8 @@
 #   make check    install deps, fetch the kernel, build, run the test suite in a VM
 #                 (extra pytest arguments: make check T="-k mr -x")
 #   make lint     W=1 -Werror build, sparse, checkpatch --strict
+#   make bench    install deps, build, run benchmarks/run.py in one VM (~10 min),
+#                 then write Documentation/benchmarks.{md,png,json} (benchmarks/report.py)
 #
 # The Debian 6.12 kernel (image, headers, modules) is unpacked into
 # $(ODP_CACHE)/kernel/<version>/ by tests/vm/fetch-kernel.sh; nothing is
@@ -78,6 +80,24 @@ demo:
 # Any command in the VM, e.g. make vm CMD='ibv_devinfo; numactl -H'
 vm: module
 	$(VM) --timeout $(VM_TIMEOUT) -- bash -c '$(CMD)'
+
+# The benchmarks run in one VM; the report is written on the host from the
+# JSON the VM left in BENCH_OUT, also when a benchmark failed (it says so).
+BENCH_OUT	:= $(CURDIR)/build/vm-out/bench-$(RUN_ID)
+BENCH_TIMEOUT	?= 2400
+.PHONY: bench
+bench:
+	@mkdir -p build && date +%s >build/.bench-start
+	$(MAKE) deps
+	$(MAKE) module lib examples
+	$(MAKE) -C benchmarks
+	@rc=0; $(VM) --timeout $(BENCH_TIMEOUT) --out $(BENCH_OUT) -- \
+		/usr/bin/python3 benchmarks/run.py || rc=$$?; \
+	if [ -f $(BENCH_OUT)/bench.json ]; then \
+		$(PYTHON) benchmarks/report.py --started $$(cat build/.bench-start) \
+			$(BENCH_OUT)/bench.json || rc=$$?; \
+	else echo "make: no $(BENCH_OUT)/bench.json: Documentation/benchmarks.* not updated"; rc=1; fi; \
+	exit $$rc
 
 lint: kernel
 	bash scripts/install-deps.sh --lint

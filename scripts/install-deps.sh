@@ -19,6 +19,8 @@ PKGS=(
 	iproute2 rdma-core ibverbs-providers ibverbs-utils libibverbs-dev librdmacm-dev
 	perftest numactl libnuma-dev util-linux mount procps python3 python3-pytest
 	python3-pyverbs
+	# benchmarks: the plot (on the host) and profiles in the guest
+	gnuplot-nox linux-perf
 )
 if [ "${1:-}" = "--lint" ]; then
 	PKGS+=(sparse perl linux-source-6.12)

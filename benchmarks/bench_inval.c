@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench_inval: what registration adds to the CPU's own unmapping.
+ *
+ * munmap() or madvise(MADV_DONTNEED) of S resident pages, in three states:
+ *   plain       not registered                               (the baseline)
+ *   registered  inside an ODP MR, no page device-mapped      (notifier only)
+ *   mapped      inside an ODP MR, every page device-mapped   (the subject)
+ * Preparing the range (mmap, one store per page, registration, synchronous
+ * prefetch) is not timed; only the munmap()/madvise() call is.  Small ranges
+ * repeat the operation on `inner` separate ranges per sample, which reports
+ * their median.  The states
+ * are measured in a rotating order within each rep.
+ *
+ * Output (JSON Lines): per (kind, op, pages, state, rep) the mean time of
+ * one operation, and for the mapped state the driver's count of
+ * invalidated pages (which must equal S).
+ *
+ * --profile-loop SECONDS (for perf): one MR of S pages, then over and over
+ * a synchronous read prefetch of untouched memory (which maps the shared
+ * zero page: nothing is allocated or cleared) and MADV_DONTNEED of the
+ * range, so that a profile shows the invalidation path rather than the
+ * clearing of fresh pages.  --profile-thp: in a THP-enabled range (the huge
+ * zero page).
+ */
+#include <getopt.h>
+
+#include <odp.h>
+
+#include "common.h"
+
+#define MAX_SIZES	16
+#define MAX_INNER	256
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of a sample's operations: robust to the odd preempted vCPU. */
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static struct {
+	unsigned long	sizes[MAX_SIZES];	/* pages, 4 KiB */
+	int		nsizes;
+	unsigned long	thp_sizes[MAX_SIZES];	/* pages, THP */
+	int		nthp;
+	int		reps;
+	unsigned long	inner_pages;		/* pages per sample, at least */
+	int		profile_loop;		/* seconds, 0: off */
+	int		profile_thp;
+} opt = {
+	.reps		= 7,
+	.inner_pages	= 2048,
+};
+
+enum state { PLAIN, REGISTERED, MAPPED, NSTATES };
+static const char *const state_name[] = { "plain", "registered", "mapped" };
+enum op { DONTNEED, MUNMAP, NOPS };
+static const char *const op_name[] = { "dontneed", "munmap" };
+
+static struct odp_context *ctx;
+static struct odp_pd *pd;
+
+/* One timed operation on a freshly prepared range; returns ns. */
+static double one(enum op op, enum state st, enum mem_kind kind, size_t len,
+		  uint64_t *invalidated)
+{
+	char *p = map_mem(len, kind);
+	struct odp_mr *mr = NULL;
+	double t0, t1;
+	int ret;
+
+	touch_pages(p, len);
+	if (st != PLAIN) {
+		mr = odp_reg_mr(pd, p, len, ODP_ACCESS_LOCAL_WRITE |
+				ODP_ACCESS_ON_DEMAND);
+		if (!mr)
+			die("odp_reg_mr: %s", strerror(errno));
+	}
+	if (st == MAPPED) {
+		struct odp_sge sge = {
+			.addr = (uintptr_t)p, .length = (uint32_t)len,
+			.lkey = mr->lkey,
+		};
+		int err = odp_advise_mr(pd, ODP_ADVISE_PREFETCH_WRITE,
+					ODP_ADVISE_FLAG_FLUSH, &sge, 1);
+
+		if (err)
+			die("odp_advise_mr: %s", strerror(err));
+	}
+
+	t0 = now_ns();
+	ret = op == MUNMAP ? munmap(p, len) : madvise(p, len, MADV_DONTNEED);
+	t1 = now_ns();
+	if (ret)
+		die("%s: %s", op_name[op], strerror(errno));
+
+	if (mr) {
+		uint64_t v[ODP_STAT_MAX] = { 0 };
+
+		if (odp_query_mr_stats(mr, v, ODP_STAT_MAX) < 0)
+			die("odp_query_mr_stats: %s", strerror(errno));
+		*invalidated += v[ODP_STAT_PAGES_INVALIDATED];
+		if (v[ODP_STAT_PAGES_MAPPED])
+			die("%llu pages still mapped after %s",
+			    (unsigned long long)v[ODP_STAT_PAGES_MAPPED],
+			    op_name[op]);
+		if (odp_dereg_mr(mr))
+			die("odp_dereg_mr: %s", strerror(errno));
+	}
+	if (op != MUNMAP)
+		unmap_mem(p, len);
+	return t1 - t0;
+}
+
+static void run(enum mem_kind kind, const unsigned long *sizes, int n)
+{
+	const char *kname = kind == MEM_THP ? "thp" : "4k";
+
+	for (int s = 0; s < n; s++) {
+		unsigned long pages = sizes[s];
+		size_t len = pages * page_size();
+		int inner = pages >= opt.inner_pages ? 1 :
+			    (int)(opt.inner_pages / pages);
+
+		if (inner > MAX_INNER)
+			inner = MAX_INNER;
+
+		for (int op = 0; op < NOPS; op++) {
+			for (int r = 0; r < opt.reps; r++) {
+				for (int k = 0; k < NSTATES; k++) {
+					enum state st = (r + k) % NSTATES;
+					uint64_t inval = 0;
+					double ns[MAX_INNER];
+
+					for (int i = 0; i < inner; i++)
+						ns[i] = one(op, st, kind, len, &inval);
+					sample("inval", "\"kind\":\"%s\",\"op\":\"%s\","
+					       "\"pages\":%lu,\"state\":\"%s\",\"rep\":%d,"
+					       "\"ns\":%.1f,\"inner\":%d,"
+					       "\"pages_invalidated\":%llu",
+					       kname, op_name[op], pages,
+					       state_name[st], r, median(ns, inner), inner,
+					       (unsigned long long)inval / inner);
+				}
+			}
+		}
+	}
+}
+
+static void profile_loop(void)
+{
+	enum mem_kind kind = opt.profile_thp ? MEM_THP : MEM_4K;
+	unsigned long pages = opt.sizes[0];
+	size_t len = pages * page_size();
+	char *p = map_mem(len, kind);
+	struct odp_mr *mr = odp_reg_mr(pd, p, len, ODP_ACCESS_LOCAL_WRITE |
+				       ODP_ACCESS_ON_DEMAND);
+	struct odp_sge sge = { .addr = (uintptr_t)p, .length = (uint32_t)len };
+	unsigned long loops = 0;
+	double t0 = now_ns();
+
+	if (!mr)
+		die("odp_reg_mr: %s", strerror(errno));
+	sge.lkey = mr->lkey;
+	while (now_ns() - t0 < opt.profile_loop * 1e9) {
+		int err = odp_advise_mr(pd, ODP_ADVISE_PREFETCH,
+					ODP_ADVISE_FLAG_FLUSH, &sge, 1);
+
+		if (err)
+			die("odp_advise_mr: %s", strerror(err));
+		if (madvise(p, len, MADV_DONTNEED))
+			die("madvise: %s", strerror(errno));
+		loops++;
+	}
+	sample("inval", "\"profile_loop\":%lu,\"pages\":%lu,\"kind\":\"%s\"",
+	       loops, pages, opt.profile_thp ? "thp" : "4k");
+	odp_dereg_mr(mr);
+	unmap_mem(p, len);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "sizes", 1, NULL, 's' }, { "thp-sizes", 1, NULL, 'T' },
+		{ "reps", 1, NULL, 'r' }, { "inner-pages", 1, NULL, 'i' },
+		{ "profile-loop", 1, NULL, 'L' }, { "profile-thp", 0, NULL, 'H' },
+		{ 0 }
+	};
+	int c;
+
+	opt.nsizes = parse_sizes("16,512,8192", opt.sizes, MAX_SIZES);
+	opt.nthp = parse_sizes("512,8192", opt.thp_sizes, MAX_SIZES);
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': opt.nsizes = parse_sizes(optarg, opt.sizes, MAX_SIZES); break;
+		case 'T': opt.nthp = *optarg ? parse_sizes(optarg, opt.thp_sizes, MAX_SIZES) : 0; break;
+		case 'r': opt.reps = atoi(optarg); break;
+		case 'i': opt.inner_pages = strtoul(optarg, NULL, 0); break;
+		case 'L': opt.profile_loop = atoi(optarg); break;
+		case 'H': opt.profile_thp = 1; break;
+		default:
+			fprintf(stderr, "usage: bench_inval [--sizes PAGES,...] "
+				"[--thp-sizes PAGES,...] [--reps N] [--inner-pages N] "
+				"[--profile-loop SECONDS [--profile-thp]]\n");
+			return 1;
+		}
+	}
+
+	ctx = odp_open_device(NULL);
+	if (!ctx)
+		die("odp_open_device: %s", strerror(errno));
+	pd = odp_alloc_pd(ctx);
+	if (!pd)
+		die("odp_alloc_pd: %s", strerror(errno));
+
+	if (opt.profile_loop) {
+		profile_loop();
+	} else {
+		run(MEM_4K, opt.sizes, opt.nsizes);
+		run(MEM_THP, opt.thp_sizes, opt.nthp);
+	}
+
+	odp_dealloc_pd(pd);
+	odp_close_device(ctx);
+	return 0;
+}
