@@ -24,12 +24,6 @@ static bool odp_wr_carries_data(u32 opcode)
 	       opcode == ODP_ABI_WR_SEND_WITH_IMM;
 }
 
-static u32 odp_local_error_status(int err)
-{
-	return err == -EINVAL || err == -EACCES ? ODP_ABI_WC_LOC_PROT_ERR :
-						  ODP_ABI_WC_LOC_ACCESS_ERR;
-}
-
 /* Fail the WR at the head of @list and take the QP to the error state. */
 static void odp_requester_fail(struct odp_qp *qp, struct odp_swqe *wqe,
 			       u32 status)
@@ -120,7 +114,7 @@ bool odp_requester_step(struct odp_qp *qp)
 	if (ret) {
 		odp_tx_free(tx);
 		odp_tx_unreserve(qp);
-		odp_requester_local_error(qp, wqe, odp_local_error_status(ret));
+		odp_requester_local_error(qp, wqe, odp_sge_error_status(ret));
 		return false;
 	}
 	if (last) {
@@ -209,7 +203,7 @@ enum odp_rx_result odp_requester_response(struct odp_qp *qp,
 		if (ret) {
 			odp_requester_fail(qp, wqe, ret == -EPROTO ?
 					   ODP_ABI_WC_BAD_RESP_ERR :
-					   odp_local_error_status(ret));
+					   odp_sge_error_status(ret));
 			return ODP_RX_ERROR;
 		}
 		if (hdr->op == ODP_WIRE_READ_RESP) {

@@ -130,12 +130,6 @@ static enum odp_rx_result odp_responder_write(struct odp_qp *qp,
 	return ODP_RX_DONE;
 }
 
-static u32 odp_recv_error_status(int err)
-{
-	return err == -EINVAL || err == -EACCES ? ODP_ABI_WC_LOC_PROT_ERR :
-						  ODP_ABI_WC_LOC_ACCESS_ERR;
-}
-
 static enum odp_rx_result odp_responder_send(struct odp_qp *qp,
 					     struct odp_wire_buf *rx)
 {
@@ -159,7 +153,7 @@ static enum odp_rx_result odp_responder_send(struct odp_qp *qp,
 	ret = odp_sge_copy(qp, rwqe->sge, rwqe->num_sge, rwqe->received,
 			   odp_wire_payload(rx), len, true);
 	if (ret) {
-		odp_rq_complete(qp, rwqe, odp_recv_error_status(ret),
+		odp_rq_complete(qp, rwqe, odp_sge_error_status(ret),
 				ODP_ABI_WC_RECV, 0, false);
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_OP_ERR);
 	}

@@ -266,6 +266,7 @@ void odp_tx_free(struct odp_wire_buf *tx);
 int odp_tx_post(struct odp_qp *qp, struct odp_wire_buf *tx);
 int odp_sge_copy(struct odp_qp *qp, const struct odp_abi_sge *sge,
 		 u32 num_sge, u32 offset, void *buf, u32 len, bool write);
+u32 odp_sge_error_status(int err);
 
 static inline struct odp_wire_hdr *odp_wire_hdr(struct odp_wire_buf *buf)
 {

@@ -468,3 +468,10 @@ int odp_sge_copy(struct odp_qp *qp, const struct odp_abi_sge *sge,
 	}
 	return len ? -EINVAL : 0;
 }
+
+/* The completion status of a local SGE that odp_sge_copy() failed on. */
+u32 odp_sge_error_status(int err)
+{
+	return err == -EINVAL || err == -EACCES ? ODP_ABI_WC_LOC_PROT_ERR :
+						  ODP_ABI_WC_LOC_ACCESS_ERR;
+}
