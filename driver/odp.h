@@ -27,35 +27,85 @@
 
 struct dentry;
 struct file;
+struct mem_cgroup;
+struct net;
 struct odp_device;
+struct odp_ctx;
+
+/* The kinds of objects a context holds: one handle table each. */
+enum odp_uobj_type {
+	ODP_UOBJ_PD,
+	ODP_UOBJ_MR,
+	ODP_UOBJ_CQ,
+	ODP_UOBJ_QP,
+	ODP_UOBJ_LISTENER,
+	ODP_UOBJ_MAX,
+};
+
+struct odp_uobj;
+
+/* What the handle table needs to know of an object type (odp_uobj.c). */
+struct odp_uobj_ops {
+	enum odp_uobj_type	type;
+	u32			max_handle;
+	bool			cyclic;		/* no quick reuse of handles */
+	/*
+	 * Unpublished (destroyed, aborted, or its context closed): release
+	 * what the object holds in the device and in other objects, so that
+	 * nothing runs on its behalf once this returns.  May sleep.  Called
+	 * once; the object's memory stays until the last reference.
+	 */
+	void			(*destroy)(struct odp_uobj *uobj);
+	/* The last reference is gone: free the memory (after RCU). */
+	void			(*free)(struct odp_uobj *uobj);
+};
+
+/*
+ * The part every user-visible object shares, as uverbs' ib_uobject: an
+ * object is built completely, with its handle reserved but invisible
+ * (odp_uobj_reserve()); it is published in one step (odp_uobj_commit())
+ * only after the ioctl's result reached the caller; it is looked up only
+ * with a reference (odp_uobj_get(), RCU); destroying it unpublishes it
+ * first (under odp_ctx.lock, refused while other objects use it) and
+ * tears it down after.
+ */
+struct odp_uobj {
+	const struct odp_uobj_ops *ops;		/* constant */
+	/* The owner; valid until ops->destroy() returns. */
+	struct odp_ctx		*ctx;
+	u32			handle;		/* constant once reserved */
+	struct kref		ref;		/* table + lookups */
+	/* Published objects that use this one; changed under odp_ctx.lock. */
+	unsigned int		usecnt;
+	struct rcu_head		rcu;		/* lookups are RCU */
+};
 
 /*
  * A context: one per open /dev/odp.  Bound to the opener's address space for
  * its whole life (mmgrab() only: the context never keeps the mm's pages
- * alive).
+ * alive), to its network namespace (connections are made there) and to its
+ * memory cgroup (what the context's objects allocate, from any thread, is
+ * charged there).
  */
 struct odp_ctx {
 	struct mm_struct	*mm;		/* constant */
+	struct net		*net;		/* constant, a reference */
+	struct mem_cgroup	*memcg;		/* constant, a reference or NULL */
 	/*
-	 * Protects inserting and erasing in the tables, and mr_key.  Lookups
-	 * of MRs and CQs on the data path are RCU (kref_get_unless_zero()).
+	 * Protects publishing and unpublishing in the tables and the use
+	 * counts of the objects in them, and dev/port.  Lookups of published
+	 * objects are RCU (odp_uobj_get()) and do not take it.
 	 */
 	struct mutex		lock;
-	struct xarray		pds;		/* handle -> struct odp_pd */
-	struct xarray		mrs;		/* handle -> struct odp_mr */
-	struct xarray		cqs;		/* handle -> struct odp_cq */
-	struct xarray		qps;		/* handle -> struct odp_qp */
-	struct xarray		listeners;	/* handle -> odp_listener */
+	struct xarray		uobjs[ODP_UOBJ_MAX];	/* handle -> odp_uobj */
+	u32			next_handle[ODP_UOBJ_MAX]; /* of cyclic types */
 	u8			mr_key;		/* low byte of the next lkey */
 	struct odp_device	*dev;		/* bound RDMA device, or NULL */
 	u32			port;
 };
 
 struct odp_pd {
-	struct odp_ctx		*ctx;
-	u32			handle;
-	/* MRs registered on this PD; changed under ctx->lock. */
-	unsigned int		num_mrs;
+	struct odp_uobj		uobj;		/* usecnt: MRs and QPs on it */
 };
 
 /*
@@ -73,18 +123,17 @@ struct odp_pd {
  * never touches a page after the mm has been told it may free it.
  */
 struct odp_mr {
+	struct odp_uobj		uobj;
 	struct mmu_interval_notifier notifier;
 	struct mm_struct	*mm;		/* mmgrab()ed; constant */
-	struct kref		ref;
+	struct mem_cgroup	*memcg;		/* charged for pt; constant */
 
 	/* Constant after registration. */
 	u64			addr;		/* as registered, any byte */
 	u64			length;
 	unsigned long		page_start;	/* PAGE_ALIGN_DOWN(addr) */
 	unsigned long		page_end;	/* PAGE_ALIGN(addr + length) */
-	struct odp_pd		*pd;		/* valid until deregistration */
-	u32			pd_handle;
-	u32			handle;
+	struct odp_pd		*pd;		/* a use and a reference */
 	u32			lkey;
 	u32			rkey;
 	u32			access;		/* ODP_ABI_ACCESS_* */
@@ -97,6 +146,11 @@ struct odp_mr {
 	 */
 	struct mutex		lock;
 	struct xarray		pt;		/* page index -> tagged page */
+	/*
+	 * Set under lock when the MR is deregistered: no entry is installed
+	 * and no access begins after that, whoever still holds a reference.
+	 */
+	bool			dead;
 
 	/* Device accesses under way; see odp_engine.c. */
 	spinlock_t		inflight_lock;	/* protects inflight */
@@ -105,7 +159,6 @@ struct odp_mr {
 
 	atomic64_t		stats[ODP_ABI_STAT_MAX];
 	struct list_head	all_node;	/* on odp_all_mrs, for debugfs */
-	struct rcu_head		rcu;		/* lookups are RCU */
 };
 
 /*
@@ -128,23 +181,35 @@ struct odp_inflight {
 /* Pages one hmm_range_fault() call asks for at most. */
 #define ODP_FAULT_BATCH_PAGES	512
 
+/* odp_uobj.c */
+int odp_uobj_reserve(struct odp_ctx *ctx, struct odp_uobj *uobj,
+		     const struct odp_uobj_ops *ops);
+void odp_uobj_commit(struct odp_ctx *ctx, struct odp_uobj *uobj);
+void odp_uobj_abort(struct odp_ctx *ctx, struct odp_uobj *uobj);
+struct odp_uobj *odp_uobj_get(struct odp_ctx *ctx, enum odp_uobj_type type,
+			      u32 handle);
+struct odp_uobj *odp_uobj_get_use(struct odp_ctx *ctx, enum odp_uobj_type type,
+				  u32 handle);
+void odp_uobj_unuse(struct odp_ctx *ctx, struct odp_uobj *uobj);
+void odp_uobj_put(struct odp_uobj *uobj);
+int odp_uobj_destroy(struct odp_ctx *ctx, enum odp_uobj_type type, u32 handle);
+void odp_uobj_destroy_all(struct odp_ctx *ctx, enum odp_uobj_type type);
+
 /* odp_ctx.c */
 struct odp_ctx *odp_ctx_create(void);
 void odp_ctx_destroy(struct odp_ctx *ctx);
 
 /* odp_pd.c */
-int odp_pd_alloc(struct odp_ctx *ctx, u32 *handle);
-int odp_pd_dealloc(struct odp_ctx *ctx, u32 handle);
-struct odp_pd *odp_pd_lookup(struct odp_ctx *ctx, u32 handle);
+struct odp_uobj *odp_pd_alloc(struct odp_ctx *ctx,
+			      struct odp_abi_alloc_pd *cmd);
 
 /* odp_mr.c */
-int odp_mr_register(struct odp_ctx *ctx, struct odp_abi_reg_mr *cmd);
-int odp_mr_deregister(struct odp_ctx *ctx, u32 handle);
+struct odp_uobj *odp_mr_register(struct odp_ctx *ctx,
+				 struct odp_abi_reg_mr *cmd);
 struct odp_mr *odp_mr_get_by_handle(struct odp_ctx *ctx, u32 handle);
-struct odp_mr *odp_mr_get_by_lkey(struct odp_ctx *ctx, u32 lkey);
-struct odp_mr *odp_mr_get_in_pd(struct odp_ctx *ctx, u32 lkey, u32 pd_handle);
+struct odp_mr *odp_mr_lookup(struct odp_ctx *ctx, u32 key, struct odp_pd *pd,
+			     u32 access, u64 iova, u64 length, int *err);
 void odp_mr_put(struct odp_mr *mr);
-void odp_mr_destroy_all(struct odp_ctx *ctx);
 bool odp_mr_contains(struct odp_mr *mr, u64 iova, u64 length);
 
 /* odp_fault.c */

@@ -8,6 +8,8 @@
  * ODP_IOC_ACCEPT takes one onto a QP.
  */
 #include <linux/in.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <rdma/ib_cm.h>
 #include <rdma/rdma_cm.h>
@@ -16,9 +18,15 @@
 
 #define ODP_CM_TIMEOUT_MS	5000
 
+/* The first outcome of a connect or accept is the one that counts. */
 static void odp_qp_conn_done(struct odp_qp *qp, int status)
 {
-	qp->conn_status = status;
+	spin_lock_bh(&qp->wq_lock);
+	if (!qp->conn_settled) {
+		qp->conn_settled = true;
+		qp->conn_status = status;
+	}
+	spin_unlock_bh(&qp->wq_lock);
 	complete_all(&qp->connected);
 }
 
@@ -60,7 +68,11 @@ static int odp_qp_route_resolved(struct odp_qp *qp, struct rdma_cm_id *id)
 	} else if (id->device != qp->dev->ibdev) {
 		ret = -ENETUNREACH;	/* the route is over another device */
 	} else {
+		/* A cm thread: charge the wire buffers to the QP's owner. */
+		struct mem_cgroup *old = set_active_memcg(qp->ctx->memcg);
+
 		ret = odp_wire_setup(qp);
+		set_active_memcg(old);
 		/* In the handler: rdma_connect() would take handler_mutex. */
 		if (!ret)
 			ret = rdma_connect_locked(id, &param);
@@ -118,15 +130,12 @@ static int odp_qp_cm_event(struct odp_qp *qp, struct rdma_cm_id *id,
 	return 0;
 }
 
-static int odp_listener_cm_event(struct odp_listener *ln,
-				 struct rdma_cm_id *id,
-				 struct rdma_cm_event *ev)
+/* A connection request: queue it for an accept, or reject it. */
+static int odp_listener_request(struct odp_listener *ln,
+				struct rdma_cm_id *id)
 {
 	struct odp_conn_req *req;
 	bool queued = false;
-
-	if (ev->event != RDMA_CM_EVENT_CONNECT_REQUEST)
-		return 0;
 
 	req = kzalloc(sizeof(*req), GFP_KERNEL);
 	if (req) {
@@ -149,6 +158,40 @@ static int odp_listener_cm_event(struct odp_listener *ln,
 	return 0;
 }
 
+/*
+ * Any other event on a request nobody accepted yet (the peer gave up,
+ * timed out, was rejected): forget it, so that it neither counts against
+ * the backlog nor fails a later accept.
+ */
+static int odp_listener_forget(struct odp_listener *ln, struct rdma_cm_id *id)
+{
+	struct odp_conn_req *req, *found = NULL;
+
+	spin_lock(&ln->lock);
+	list_for_each_entry(req, &ln->pending, node) {
+		if (req->cm_id == id) {
+			list_del(&req->node);
+			ln->num_pending--;
+			found = req;
+			break;
+		}
+	}
+	spin_unlock(&ln->lock);
+	if (!found)
+		return 0;	/* taken by an accept meanwhile: its business */
+	kfree(found);
+	return 1;		/* rdma_cm destroys the id */
+}
+
+static int odp_listener_cm_event(struct odp_listener *ln,
+				 struct rdma_cm_id *id,
+				 struct rdma_cm_event *ev)
+{
+	if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST)
+		return odp_listener_request(ln, id);
+	return odp_listener_forget(ln, id);
+}
+
 static int odp_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 {
 	enum odp_cm_owner_type *owner = id->context;
@@ -166,32 +209,17 @@ static void odp_sockaddr_in(struct sockaddr_in *sin, u32 addr, u32 port)
 	sin->sin_port = (__force __be16)port;
 }
 
-/*
- * Move a RESET QP to CONNECTING on @dev, on dev->qps, so that removing the
- * device finds it.
- */
+/* Move a RESET QP on @dev to CONNECTING. */
 static int odp_qp_start_connecting(struct odp_qp *qp, struct odp_device *dev)
 {
 	int ret = 0;
 
 	spin_lock_bh(&qp->wq_lock);
-	if (qp->state != ODP_QPS_RESET)
+	if (qp->state != ODP_QPS_RESET || qp->dev != dev)
 		ret = -EINVAL;
 	else
 		qp->state = ODP_QPS_CONNECTING;
 	spin_unlock_bh(&qp->wq_lock);
-	if (ret)
-		return ret;
-
-	mutex_lock(&dev->lock);
-	if (dev->removed) {
-		ret = -ENODEV;
-	} else {
-		kref_get(&dev->ref);
-		qp->dev = dev;
-		list_add_tail(&qp->dev_node, &dev->qps);
-	}
-	mutex_unlock(&dev->lock);
 	return ret;
 }
 
@@ -228,11 +256,12 @@ int odp_connect(struct odp_ctx *ctx, struct odp_abi_connect *cmd)
 	qp = odp_qp_get(ctx, cmd->qp_handle);
 	if (!qp)
 		return -EINVAL;
-	ret = odp_qp_start_connecting(qp, ctx->dev);
+	ret = odp_qp_start_connecting(qp, READ_ONCE(ctx->dev));
 	if (ret)
 		goto out;
 
-	id = rdma_create_id(&init_net, odp_cm_handler, qp, RDMA_PS_TCP,
+	/* In the caller's network namespace, as a socket would be. */
+	id = rdma_create_id(ctx->net, odp_cm_handler, qp, RDMA_PS_TCP,
 			    IB_QPT_RC);
 	if (IS_ERR(id)) {
 		ret = PTR_ERR(id);
@@ -270,6 +299,9 @@ void odp_qp_detach(struct odp_qp *qp)
 	mutex_lock(&qp->lock);
 	qp->detached = true;
 	id = qp->cm_id;
+	/* An accept waiting for a request on this QP gives up. */
+	if (qp->accepting_on)
+		wake_up_all(&qp->accepting_on->wait);
 	mutex_unlock(&qp->lock);
 
 	odp_qp_set_error(qp);
@@ -293,12 +325,16 @@ void odp_qp_detach(struct odp_qp *qp)
 	}
 	odp_wire_teardown(qp);
 
+	/* Only here does qp->dev change; removal waits for detach_lock. */
 	dev = qp->dev;
 	if (dev) {
 		mutex_lock(&dev->lock);
 		list_del_init(&qp->dev_node);
 		mutex_unlock(&dev->lock);
+		odp_rdmacg_uncharge(&qp->cg_obj, dev->ibdev);
+		spin_lock_bh(&qp->wq_lock);
 		qp->dev = NULL;
+		spin_unlock_bh(&qp->wq_lock);
 		odp_device_put(dev);
 	}
 	mutex_unlock(&qp->detach_lock);
@@ -315,7 +351,7 @@ void odp_qps_detach_device(struct odp_device *dev)
 		qp = list_first_entry_or_null(&dev->qps, struct odp_qp,
 					      dev_node);
 		if (qp)
-			kref_get(&qp->ref);
+			kref_get(&qp->uobj.ref);
 		mutex_unlock(&dev->lock);
 		if (!qp)
 			break;
@@ -326,34 +362,46 @@ void odp_qps_detach_device(struct odp_device *dev)
 
 /* Listeners */
 
-static void odp_listener_release(struct kref *ref)
-{
-	kfree(container_of(ref, struct odp_listener, ref));
-}
-
 static void odp_listener_put(struct odp_listener *ln)
 {
-	kref_put(&ln->ref, odp_listener_release);
+	odp_uobj_put(&ln->uobj);
 }
 
 static struct odp_listener *odp_listener_get(struct odp_ctx *ctx, u32 handle)
 {
-	struct odp_listener *ln;
+	struct odp_uobj *uobj = odp_uobj_get(ctx, ODP_UOBJ_LISTENER, handle);
 
-	mutex_lock(&ctx->lock);
-	ln = xa_load(&ctx->listeners, handle);
-	if (ln)
-		kref_get(&ln->ref);
-	mutex_unlock(&ctx->lock);
-	return ln;
+	return uobj ? container_of(uobj, struct odp_listener, uobj) : NULL;
 }
 
-/* Stop listening, reject what is pending, wake accepters. */
-static void odp_listener_detach(struct odp_listener *ln)
+/* Reject and free what is pending; the listening id is gone. */
+static void odp_listener_reject_pending(struct odp_listener *ln)
 {
 	struct odp_conn_req *req, *tmp;
-	struct rdma_cm_id *id;
 	LIST_HEAD(pending);
+
+	spin_lock(&ln->lock);
+	list_splice_init(&ln->pending, &pending);
+	ln->num_pending = 0;
+	spin_unlock(&ln->lock);
+	list_for_each_entry_safe(req, tmp, &pending, node) {
+		rdma_reject(req->cm_id, NULL, 0, IB_CM_REJ_CONSUMER_DEFINED);
+		rdma_destroy_id(req->cm_id);
+		kfree(req);
+	}
+}
+
+/*
+ * Stop listening, reject what is pending, wake accepters, give the device
+ * and the rdma cgroup charge back.  Serialised by dev->lock's list: the
+ * first caller (destroy or device removal) does it, a second finds
+ * dev_node empty.
+ */
+static void odp_listener_detach(struct odp_listener *ln)
+{
+	struct odp_device *dev = ln->dev;
+	struct rdma_cm_id *id;
+	bool was_on;
 
 	spin_lock(&ln->lock);
 	ln->detached = true;
@@ -365,25 +413,14 @@ static void odp_listener_detach(struct odp_listener *ln)
 	/* After this no handler runs, so pending no longer grows. */
 	if (id)
 		rdma_destroy_id(id);
+	odp_listener_reject_pending(ln);
 
-	spin_lock(&ln->lock);
-	list_splice_init(&ln->pending, &pending);
-	ln->num_pending = 0;
-	spin_unlock(&ln->lock);
-	list_for_each_entry_safe(req, tmp, &pending, node) {
-		rdma_reject(req->cm_id, NULL, 0, IB_CM_REJ_CONSUMER_DEFINED);
-		rdma_destroy_id(req->cm_id);
-		kfree(req);
-	}
-
-	mutex_lock(&ln->dev->lock);
-	if (!list_empty(&ln->dev_node)) {
-		list_del_init(&ln->dev_node);
-		mutex_unlock(&ln->dev->lock);
-		odp_device_put(ln->dev);
-		return;
-	}
-	mutex_unlock(&ln->dev->lock);
+	mutex_lock(&dev->lock);
+	was_on = !list_empty(&ln->dev_node);
+	list_del_init(&ln->dev_node);
+	mutex_unlock(&dev->lock);
+	if (was_on)
+		odp_rdmacg_uncharge(&ln->cg_obj, dev->ibdev);
 }
 
 void odp_listeners_detach_device(struct odp_device *dev)
@@ -395,7 +432,7 @@ void odp_listeners_detach_device(struct odp_device *dev)
 		ln = list_first_entry_or_null(&dev->listeners,
 					      struct odp_listener, dev_node);
 		if (ln)
-			kref_get(&ln->ref);
+			kref_get(&ln->uobj.ref);
 		mutex_unlock(&dev->lock);
 		if (!ln)
 			break;
@@ -404,14 +441,35 @@ void odp_listeners_detach_device(struct odp_device *dev)
 	}
 }
 
-static int odp_listener_start(struct odp_listener *ln, u32 addr, u32 port)
+static void odp_listener_destroy(struct odp_uobj *uobj)
+{
+	odp_listener_detach(container_of(uobj, struct odp_listener, uobj));
+}
+
+static void odp_listener_free(struct odp_uobj *uobj)
+{
+	struct odp_listener *ln = container_of(uobj, struct odp_listener, uobj);
+
+	odp_device_put(ln->dev);
+	kfree_rcu(ln, uobj.rcu);
+}
+
+static const struct odp_uobj_ops odp_listener_ops = {
+	.type		= ODP_UOBJ_LISTENER,
+	.max_handle	= INT_MAX,
+	.destroy	= odp_listener_destroy,
+	.free		= odp_listener_free,
+};
+
+static int odp_listener_start(struct odp_listener *ln, struct net *net,
+			      u32 addr, u32 port)
 {
 	struct sockaddr_in src;
 	struct rdma_cm_id *id;
 	int ret;
 
-	id = rdma_create_id(&init_net, odp_cm_handler, ln, RDMA_PS_TCP,
-			    IB_QPT_RC);
+	/* In the caller's network namespace, as a socket would be. */
+	id = rdma_create_id(net, odp_cm_handler, ln, RDMA_PS_TCP, IB_QPT_RC);
 	if (IS_ERR(id))
 		return PTR_ERR(id);
 	odp_sockaddr_in(&src, addr, port);
@@ -422,85 +480,76 @@ static int odp_listener_start(struct odp_listener *ln, u32 addr, u32 port)
 		rdma_destroy_id(id);
 		return ret;
 	}
-	ln->cm_id = id;
+	spin_lock(&ln->lock);
+	if (!ln->detached) {
+		ln->cm_id = id;
+		id = NULL;
+	}
+	spin_unlock(&ln->lock);
+	/* The device went away meanwhile. */
+	if (id) {
+		rdma_destroy_id(id);
+		return -ENODEV;
+	}
 	return 0;
 }
 
-int odp_listen(struct odp_ctx *ctx, struct odp_abi_listen *cmd)
+/* Charge the listener and put it on the device, unless that is gone. */
+static int odp_listener_attach_device(struct odp_listener *ln,
+				      struct odp_device *dev)
 {
-	struct odp_device *dev = ctx->dev;
-	struct odp_listener *ln;
 	int ret;
-
-	if (!dev)
-		return -ENODEV;
-	if (!cmd->backlog || cmd->backlog > 1024 || cmd->port > U16_MAX)
-		return -EINVAL;
-
-	ln = kzalloc(sizeof(*ln), GFP_KERNEL);
-	if (!ln)
-		return -ENOMEM;
-	ln->type = ODP_CM_LISTENER;
-	ln->ctx = ctx;
-	kref_init(&ln->ref);
-	spin_lock_init(&ln->lock);
-	INIT_LIST_HEAD(&ln->pending);
-	INIT_LIST_HEAD(&ln->dev_node);
-	init_waitqueue_head(&ln->wait);
-	ln->backlog = cmd->backlog;
-	ln->dev = dev;
 
 	mutex_lock(&dev->lock);
 	if (dev->removed) {
 		ret = -ENODEV;
 	} else {
-		kref_get(&dev->ref);
-		list_add_tail(&ln->dev_node, &dev->listeners);
-		ret = 0;
+		ret = odp_rdmacg_charge(&ln->cg_obj, dev->ibdev);
+		if (!ret)
+			list_add_tail(&ln->dev_node, &dev->listeners);
 	}
 	mutex_unlock(&dev->lock);
-	if (ret) {
-		kfree(ln);
-		return ret;
-	}
-
-	ret = odp_listener_start(ln, cmd->addr, cmd->port);
-	if (!ret) {
-		mutex_lock(&ctx->lock);
-		ret = xa_alloc(&ctx->listeners, &ln->handle, ln, xa_limit_31b,
-			       GFP_KERNEL);
-		mutex_unlock(&ctx->lock);
-	}
-	if (ret) {
-		odp_listener_detach(ln);
-		odp_listener_put(ln);
-		return ret;
-	}
-	cmd->listen_handle = ln->handle;
-	return 0;
+	return ret;
 }
 
-int odp_listener_destroy(struct odp_ctx *ctx, u32 handle)
+/* A new listener, listening already, reserved (see odp_uobj.c). */
+struct odp_uobj *odp_listen(struct odp_ctx *ctx, struct odp_abi_listen *cmd)
 {
+	struct odp_device *dev = READ_ONCE(ctx->dev);
 	struct odp_listener *ln;
+	int ret;
 
-	mutex_lock(&ctx->lock);
-	ln = xa_erase(&ctx->listeners, handle);
-	mutex_unlock(&ctx->lock);
+	if (!dev)
+		return ERR_PTR(-ENODEV);
+	if (!cmd->backlog || cmd->backlog > 1024 || cmd->port > U16_MAX)
+		return ERR_PTR(-EINVAL);
+
+	ln = kzalloc(sizeof(*ln), GFP_KERNEL_ACCOUNT);
 	if (!ln)
-		return -EINVAL;
-	odp_listener_detach(ln);
-	odp_listener_put(ln);
-	return 0;
-}
+		return ERR_PTR(-ENOMEM);
+	ln->type = ODP_CM_LISTENER;
+	spin_lock_init(&ln->lock);
+	INIT_LIST_HEAD(&ln->pending);
+	INIT_LIST_HEAD(&ln->dev_node);
+	init_waitqueue_head(&ln->wait);
+	ln->backlog = cmd->backlog;
+	kref_get(&dev->ref);
+	ln->dev = dev;
 
-void odp_listener_destroy_all(struct odp_ctx *ctx)
-{
-	struct odp_listener *ln;
-	unsigned long index;
-
-	xa_for_each(&ctx->listeners, index, ln)
-		odp_listener_destroy(ctx, index);
+	ret = odp_uobj_reserve(ctx, &ln->uobj, &odp_listener_ops);
+	if (ret) {
+		odp_listener_free(&ln->uobj);
+		return ERR_PTR(ret);
+	}
+	ret = odp_listener_attach_device(ln, dev);
+	if (!ret)
+		ret = odp_listener_start(ln, ctx->net, cmd->addr, cmd->port);
+	if (ret) {
+		odp_uobj_abort(ctx, &ln->uobj);
+		return ERR_PTR(ret);
+	}
+	cmd->listen_handle = ln->uobj.handle;
+	return &ln->uobj;
 }
 
 static struct odp_conn_req *odp_listener_take(struct odp_listener *ln)
@@ -518,17 +567,35 @@ static struct odp_conn_req *odp_listener_take(struct odp_listener *ln)
 	return req;
 }
 
-static int odp_listener_wait(struct odp_listener *ln, u32 timeout_ms,
-			     struct odp_conn_req **req)
+/*
+ * Wait for a connection request on @ln for @qp.  Destroying the listener
+ * or the QP ends the wait: odp_qp_detach() wakes ln->wait through
+ * qp->accepting_on.
+ */
+static int odp_listener_wait(struct odp_listener *ln, struct odp_qp *qp,
+			     u32 timeout_ms, struct odp_conn_req **req)
 {
 	long timeout = timeout_ms ? msecs_to_jiffies(timeout_ms) :
 				    MAX_SCHEDULE_TIMEOUT;
 	long left;
 
+	mutex_lock(&qp->lock);
+	if (qp->accepting_on) {
+		mutex_unlock(&qp->lock);
+		return -EBUSY;
+	}
+	qp->accepting_on = ln;
+	mutex_unlock(&qp->lock);
+
 	left = wait_event_interruptible_timeout(ln->wait,
 						(*req = odp_listener_take(ln)) ||
-						READ_ONCE(ln->detached),
+						READ_ONCE(ln->detached) ||
+						READ_ONCE(qp->detached),
 						timeout);
+	mutex_lock(&qp->lock);
+	qp->accepting_on = NULL;
+	mutex_unlock(&qp->lock);
+
 	if (*req)
 		return 0;
 	if (left < 0)
@@ -552,12 +619,13 @@ static int odp_qp_accept_on(struct odp_qp *qp, struct rdma_cm_id *id)
 		ret = -ECONNABORTED;
 	} else {
 		qp->cm_id = id;
-		id->context = qp;
 		ret = odp_wire_setup(qp);
 	}
 	mutex_unlock(&qp->lock);
 	if (!ret) {
+		/* From here on the id's events are the QP's. */
 		rdma_lock_handler(id);
+		id->context = qp;
 		ret = rdma_accept(id, &param);
 		rdma_unlock_handler(id);
 	}
@@ -586,7 +654,7 @@ int odp_accept(struct odp_ctx *ctx, struct odp_abi_accept *cmd)
 	if (ret)
 		goto out_qp;
 
-	ret = odp_listener_wait(ln, cmd->timeout_ms, &req);
+	ret = odp_listener_wait(ln, qp, cmd->timeout_ms, &req);
 	if (!ret) {
 		ret = odp_qp_accept_on(qp, req->cm_id);
 		if (ret && !qp->cm_id) {

@@ -11,95 +11,67 @@
 
 #define ODP_MAX_CQE	65536
 
-int odp_cq_create(struct odp_ctx *ctx, struct odp_abi_create_cq *cmd)
+/* Nothing runs on a CQ's behalf: QPs, its only writers, are gone first. */
+static void odp_cq_destroy(struct odp_uobj *uobj)
+{
+}
+
+static void odp_cq_free(struct odp_uobj *uobj)
+{
+	struct odp_cq *cq = container_of(uobj, struct odp_cq, uobj);
+
+	kvfree(cq->ring);
+	kfree_rcu(cq, uobj.rcu);
+}
+
+static const struct odp_uobj_ops odp_cq_ops = {
+	.type		= ODP_UOBJ_CQ,
+	.max_handle	= INT_MAX,
+	.destroy	= odp_cq_destroy,
+	.free		= odp_cq_free,
+};
+
+/* A new CQ, reserved (see odp_uobj.c); its ring is charged to the caller. */
+struct odp_uobj *odp_cq_create(struct odp_ctx *ctx,
+			       struct odp_abi_create_cq *cmd)
 {
 	struct odp_cq *cq;
 	int ret;
 
 	if (!cmd->cqe || cmd->cqe > ODP_MAX_CQE)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 
-	cq = kzalloc(sizeof(*cq), GFP_KERNEL);
+	cq = kzalloc(sizeof(*cq), GFP_KERNEL_ACCOUNT);
 	if (!cq)
-		return -ENOMEM;
-	cq->ring = kvcalloc(cmd->cqe, sizeof(*cq->ring), GFP_KERNEL);
+		return ERR_PTR(-ENOMEM);
+	cq->ring = kvcalloc(cmd->cqe, sizeof(*cq->ring), GFP_KERNEL_ACCOUNT);
 	if (!cq->ring) {
 		kfree(cq);
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	}
-	cq->ctx = ctx;
-	kref_init(&cq->ref);
 	cq->cqe = cmd->cqe;
 	spin_lock_init(&cq->lock);
 
-	mutex_lock(&ctx->lock);
-	ret = xa_alloc(&ctx->cqs, &cq->handle, cq, xa_limit_31b, GFP_KERNEL);
-	mutex_unlock(&ctx->lock);
+	ret = odp_uobj_reserve(ctx, &cq->uobj, &odp_cq_ops);
 	if (ret) {
 		kvfree(cq->ring);
 		kfree(cq);
-		return ret;
+		return ERR_PTR(ret);
 	}
-	cmd->cq_handle = cq->handle;
-	return 0;
+	cmd->cq_handle = cq->uobj.handle;
+	return &cq->uobj;
 }
 
-static void odp_cq_release(struct kref *ref)
+static struct odp_cq *odp_cq_get(struct odp_ctx *ctx, u32 handle)
 {
-	struct odp_cq *cq = container_of(ref, struct odp_cq, ref);
+	struct odp_uobj *uobj = odp_uobj_get(ctx, ODP_UOBJ_CQ, handle);
 
-	kvfree(cq->ring);
-	kfree_rcu(cq, rcu);
+	return uobj ? container_of(uobj, struct odp_cq, uobj) : NULL;
 }
 
 static void odp_cq_put(struct odp_cq *cq)
 {
-	kref_put(&cq->ref, odp_cq_release);
-}
-
-/* Polling is the hot path: no ctx->lock, which posting holds. */
-static struct odp_cq *odp_cq_get(struct odp_ctx *ctx, u32 handle)
-{
-	struct odp_cq *cq;
-
-	rcu_read_lock();
-	cq = xa_load(&ctx->cqs, handle);
-	if (cq && !kref_get_unless_zero(&cq->ref))
-		cq = NULL;
-	rcu_read_unlock();
-	return cq;
-}
-
-int odp_cq_destroy(struct odp_ctx *ctx, u32 handle)
-{
-	struct odp_cq *cq;
-	int ret = 0;
-
-	mutex_lock(&ctx->lock);
-	cq = xa_load(&ctx->cqs, handle);
-	if (!cq)
-		ret = -EINVAL;
-	else if (cq->num_qps)
-		ret = -EBUSY;
-	else
-		xa_erase(&ctx->cqs, handle);
-	mutex_unlock(&ctx->lock);
-
-	if (!ret)
-		odp_cq_put(cq);
-	return ret;
-}
-
-/* Called once the QPs are gone. */
-void odp_cq_destroy_all(struct odp_ctx *ctx)
-{
-	struct odp_cq *cq;
-	unsigned long index;
-
-	xa_for_each(&ctx->cqs, index, cq) {
-		xa_erase(&ctx->cqs, index);
-		odp_cq_put(cq);
-	}
+	odp_uobj_put(&cq->uobj);
 }
 
 /* Add one completion.  A full CQ loses it and reports overflow on poll. */

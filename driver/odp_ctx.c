@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * odp: contexts, one per open file, bound to the opener's address space.
+ * odp: contexts, one per open file, bound to the opener's address space,
+ * network namespace and memory cgroup.
  */
+#include <linux/memcontrol.h>
+#include <linux/nsproxy.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <net/net_namespace.h>
 
 #include "odp.h"
 #include "odp_transport.h"
@@ -12,26 +16,31 @@
 struct odp_ctx *odp_ctx_create(void)
 {
 	struct odp_ctx *ctx;
+	int i;
 
 	if (!current->mm)
 		return ERR_PTR(-EINVAL);
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return ERR_PTR(-ENOMEM);
 
 	mutex_init(&ctx->lock);
-	xa_init_flags(&ctx->pds, XA_FLAGS_ALLOC1);
-	xa_init_flags(&ctx->mrs, XA_FLAGS_ALLOC1);
-	xa_init_flags(&ctx->cqs, XA_FLAGS_ALLOC1);
-	xa_init_flags(&ctx->qps, XA_FLAGS_ALLOC1);
-	xa_init_flags(&ctx->listeners, XA_FLAGS_ALLOC1);
+	for (i = 0; i < ODP_UOBJ_MAX; i++)
+		xa_init_flags(&ctx->uobjs[i], XA_FLAGS_ALLOC1);
 	/*
 	 * mmgrab(), not mmget(): the context must not keep the address space
 	 * (and so every page of it) alive after the process exits.
 	 */
 	mmgrab(current->mm);
 	ctx->mm = current->mm;
+	/* Like a socket: the namespace of the opener, for good. */
+	ctx->net = get_net(current->nsproxy->net_ns);
+	/*
+	 * QP work, cm handlers and prefetches run in kernel threads: they
+	 * charge what they allocate for this context here (set_active_memcg()).
+	 */
+	ctx->memcg = get_mem_cgroup_from_mm(current->mm);
 	return ctx;
 }
 
@@ -42,24 +51,17 @@ struct odp_ctx *odp_ctx_create(void)
  */
 void odp_ctx_destroy(struct odp_ctx *ctx)
 {
-	struct odp_pd *pd;
-	unsigned long index;
-
 	/* Users before what they use: QPs use CQs, PDs and MRs. */
-	odp_listener_destroy_all(ctx);
-	odp_qp_destroy_all(ctx);
-	odp_cq_destroy_all(ctx);
-	odp_mr_destroy_all(ctx);
+	odp_uobj_destroy_all(ctx, ODP_UOBJ_LISTENER);
+	odp_uobj_destroy_all(ctx, ODP_UOBJ_QP);
+	odp_uobj_destroy_all(ctx, ODP_UOBJ_CQ);
+	odp_uobj_destroy_all(ctx, ODP_UOBJ_MR);
+	odp_uobj_destroy_all(ctx, ODP_UOBJ_PD);
 
-	xa_for_each(&ctx->pds, index, pd)
-		kfree(pd);
-	xa_destroy(&ctx->pds);
-	xa_destroy(&ctx->mrs);
-	xa_destroy(&ctx->cqs);
-	xa_destroy(&ctx->qps);
-	xa_destroy(&ctx->listeners);
 	if (ctx->dev)
 		odp_device_put(ctx->dev);
+	mem_cgroup_put(ctx->memcg);
+	put_net(ctx->net);
 	mmdrop(ctx->mm);
 	kfree(ctx);
 }

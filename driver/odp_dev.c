@@ -8,6 +8,7 @@
  * take each of them to the error state and release the device's resources
  * before the RDMA core lets the device go.
  */
+#include <linux/cgroup_rdma.h>
 #include <linux/slab.h>
 #include <rdma/ib_verbs.h>
 
@@ -118,11 +119,19 @@ int odp_bind_device(struct odp_ctx *ctx, struct odp_abi_bind_device *cmd)
 	dev = odp_device_get_by_name(cmd->name);
 	if (!dev)
 		return -ENODEV;
-	if (!rdma_is_port_valid(dev->ibdev, port)) {
+	/*
+	 * Our reference keeps only the odp_device: the ib_device stays while
+	 * dev->lock is held and removed is false (removal sets it first).
+	 */
+	mutex_lock(&dev->lock);
+	if (dev->removed ||
+	    !rdma_dev_access_netns(dev->ibdev, ctx->net))
+		ret = -ENODEV;
+	else if (!rdma_is_port_valid(dev->ibdev, port))
 		ret = -EINVAL;
-		goto err_put;
-	}
-	ret = ib_query_port(dev->ibdev, port, &attr);
+	else
+		ret = ib_query_port(dev->ibdev, port, &attr);
+	mutex_unlock(&dev->lock);
 	if (ret)
 		goto err_put;
 
@@ -145,6 +154,28 @@ int odp_bind_device(struct odp_ctx *ctx, struct odp_abi_bind_device *cmd)
 err_put:
 	odp_device_put(dev);
 	return ret;
+}
+
+/*
+ * An RDMA object the device holds for a user (a kernel QP and CQ, a
+ * listening id) counts against the user's rdma cgroup, as uverbs' objects
+ * do.  rdma_cm and kernel verbs charge nothing themselves.
+ */
+int odp_rdmacg_charge(struct ib_rdmacg_object *obj, struct ib_device *ibdev)
+{
+#ifdef CONFIG_CGROUP_RDMA
+	return rdmacg_try_charge(&obj->cg, &ibdev->cg_device,
+				 RDMACG_RESOURCE_HCA_OBJECT);
+#else
+	return 0;
+#endif
+}
+
+void odp_rdmacg_uncharge(struct ib_rdmacg_object *obj, struct ib_device *ibdev)
+{
+#ifdef CONFIG_CGROUP_RDMA
+	rdmacg_uncharge(obj->cg, &ibdev->cg_device, RDMACG_RESOURCE_HCA_OBJECT);
+#endif
 }
 
 int odp_dev_init(void)

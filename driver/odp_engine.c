@@ -40,18 +40,21 @@ bool odp_inflight_overlaps(struct odp_mr *mr, unsigned long start,
 /*
  * Look up the pages from @start on, up to @npages, that are mapped with the
  * permission the access needs, and hold them in flight.  Returns how many
- * leading pages were found (0: the first one needs a fault).
+ * leading pages were found (0: the first one needs a fault), or -EINVAL
+ * once the MR is deregistered.
  */
-static unsigned long odp_mr_begin_access(struct odp_mr *mr,
-					 unsigned long start,
-					 unsigned long npages, bool write,
-					 struct page **pages,
-					 struct odp_inflight *inf)
+static long odp_mr_begin_access(struct odp_mr *mr, unsigned long start,
+				unsigned long npages, bool write,
+				struct page **pages, struct odp_inflight *inf)
 {
 	unsigned long first = (start - mr->page_start) >> PAGE_SHIFT;
 	unsigned long i;
 
 	mutex_lock(&mr->lock);
+	if (mr->dead) {
+		mutex_unlock(&mr->lock);
+		return -EINVAL;
+	}
 	for (i = 0; i < npages; i++) {
 		void *entry = xa_load(&mr->pt, first + i);
 
@@ -120,7 +123,7 @@ static long odp_mr_hold(struct odp_mr *mr, u64 iova, unsigned long end_page,
 	npages = min((end_page - start) >> PAGE_SHIFT, max);
 	deadline = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	for (;;) {
-		unsigned long held;
+		long held;
 
 		held = odp_mr_begin_access(mr, start, npages, write, pages, inf);
 		if (held)

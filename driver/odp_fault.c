@@ -153,7 +153,8 @@ static int odp_mr_install(struct odp_mr *mr, const struct hmm_range *range)
 		entry = xa_tag_pointer(hmm_pfn_to_page(pfn),
 				       pfn & HMM_PFN_WRITE ? ODP_PTE_WRITE : 0);
 		/* No reclaim under mr->lock: invalidation takes it. */
-		old = xa_store(&mr->pt, first + i, entry, GFP_ATOMIC);
+		old = xa_store(&mr->pt, first + i, entry,
+			       GFP_ATOMIC | __GFP_ACCOUNT);
 		if (xa_is_err(old)) {
 			ret = xa_err(old);
 			break;
@@ -216,6 +217,10 @@ static int odp_mr_fault_batch(struct odp_mr *mr, unsigned long start,
 		odp_retry_hook(ODP_HOOK_FAULT);
 
 		mutex_lock(&mr->lock);
+		if (mr->dead) {
+			mutex_unlock(&mr->lock);
+			return -EINVAL;
+		}
 		if (!mmu_interval_read_retry(&mr->notifier, range.notifier_seq))
 			break;
 		mutex_unlock(&mr->lock);
@@ -236,7 +241,8 @@ static int odp_mr_fault_batch(struct odp_mr *mr, unsigned long start,
  *	map the pages that are present
  *
  * Return: 0, or -EFAULT (not mapped), -EPERM (no write permission), -EBUSY
- * (kept being invalidated), -ESRCH (address space gone), -ENOMEM, -EINTR.
+ * (kept being invalidated), -ESRCH (address space gone), -EINVAL (the MR
+ * was deregistered), -ENOMEM, -EINTR.
  */
 int odp_mr_fault(struct odp_mr *mr, unsigned long start, unsigned long end,
 		 unsigned int flags)
@@ -244,7 +250,8 @@ int odp_mr_fault(struct odp_mr *mr, unsigned long start, unsigned long end,
 	unsigned long *pfns;
 	int ret = 0;
 
-	pfns = kvmalloc_array(ODP_FAULT_BATCH_PAGES, sizeof(*pfns), GFP_KERNEL);
+	pfns = kvmalloc_array(ODP_FAULT_BATCH_PAGES, sizeof(*pfns),
+			      GFP_KERNEL_ACCOUNT);
 	if (!pfns)
 		return -ENOMEM;
 

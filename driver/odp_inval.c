@@ -110,8 +110,8 @@ const struct mmu_interval_notifier_ops odp_mr_notifier_ops = {
 };
 
 /*
- * Drop every entry of an MR that is going away.  No fault or access can be
- * under way: they hold references.
+ * Drop every entry of an MR that is going away.  It is dead (no fault
+ * installs, no access begins) and no access is in flight any more.
  */
 void odp_mr_zap_all(struct odp_mr *mr)
 {

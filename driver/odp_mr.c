@@ -6,6 +6,7 @@
  * the range and faults nothing in: its cost does not depend on the length.
  * No page of an MR is ever pinned.
  */
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
@@ -88,11 +89,10 @@ static struct odp_mr *odp_mr_alloc(struct odp_ctx *ctx,
 {
 	struct odp_mr *mr;
 
-	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
+	mr = kzalloc(sizeof(*mr), GFP_KERNEL_ACCOUNT);
 	if (!mr)
 		return NULL;
 
-	kref_init(&mr->ref);
 	mr->addr = cmd->addr;
 	mr->length = cmd->length;
 	mr->page_start = ALIGN_DOWN(cmd->addr, PAGE_SIZE);
@@ -107,191 +107,147 @@ static struct odp_mr *odp_mr_alloc(struct odp_ctx *ctx,
 	INIT_LIST_HEAD(&mr->all_node);
 	mmgrab(ctx->mm);
 	mr->mm = ctx->mm;
+	if (ctx->memcg) {
+		css_get(&ctx->memcg->css);
+		mr->memcg = ctx->memcg;
+	}
 	return mr;
 }
 
-static void odp_mr_free(struct odp_mr *mr)
+/* Only for an MR that never had a notifier or a handle. */
+static void odp_mr_free_unregistered(struct odp_mr *mr)
 {
-	xa_destroy(&mr->pt);
+	mem_cgroup_put(mr->memcg);
 	mmdrop(mr->mm);
-	kfree_rcu(mr, rcu);
+	kfree(mr);
 }
 
-/* Publish the MR in the context: handle, keys, PD use count. */
-static int odp_mr_publish(struct odp_ctx *ctx, struct odp_mr *mr, u32 pd_handle)
+/*
+ * Deregistered, aborted or its context closed: from now on no entry is
+ * installed and no device access begins; wait for those under way, so that
+ * nothing touches the MR's memory once deregistration returns, even if
+ * others (an access in another thread, a queued prefetch) still hold
+ * references.  The notifier stays until the last one: their faults use it.
+ */
+static void odp_mr_destroy(struct odp_uobj *uobj)
 {
-	struct odp_pd *pd;
-	int ret;
+	struct odp_mr *mr = container_of(uobj, struct odp_mr, uobj);
 
-	mutex_lock(&ctx->lock);
-	pd = odp_pd_lookup(ctx, pd_handle);
-	if (!pd) {
-		ret = -EINVAL;
-		goto out;
-	}
-	/* The handle is the lkey's upper 24 bits; the low byte varies. */
-	ret = xa_alloc(&ctx->mrs, &mr->handle, mr, XA_LIMIT(1, (1U << 24) - 1),
-		       GFP_KERNEL);
-	if (ret)
-		goto out;
-	mr->lkey = mr->handle << 8 | ctx->mr_key++;
-	mr->rkey = mr->lkey;
-	mr->pd = pd;
-	mr->pd_handle = pd->handle;
-	pd->num_mrs++;
-out:
-	mutex_unlock(&ctx->lock);
-	return ret;
+	mutex_lock(&mr->lock);
+	mr->dead = true;
+	mutex_unlock(&mr->lock);
+	wait_event(mr->inflight_wq,
+		   !odp_inflight_overlaps(mr, mr->page_start, mr->page_end));
+	odp_mr_zap_all(mr);
+
+	mutex_lock(&odp_all_mrs_lock);
+	list_del_init(&mr->all_node);
+	mutex_unlock(&odp_all_mrs_lock);
+	/* The PD may go now; the MR keeps only a reference to its memory. */
+	odp_uobj_unuse(uobj->ctx, &mr->pd->uobj);
 }
 
-int odp_mr_register(struct odp_ctx *ctx, struct odp_abi_reg_mr *cmd)
+static void odp_mr_free(struct odp_uobj *uobj)
 {
+	struct odp_mr *mr = container_of(uobj, struct odp_mr, uobj);
+
+	mmu_interval_notifier_remove(&mr->notifier);
+	xa_destroy(&mr->pt);
+	odp_uobj_put(&mr->pd->uobj);
+	mem_cgroup_put(mr->memcg);
+	mmdrop(mr->mm);
+	kfree_rcu(mr, uobj.rcu);
+}
+
+static const struct odp_uobj_ops odp_mr_ops = {
+	.type		= ODP_UOBJ_MR,
+	/* The handle is the key's upper 24 bits; the low byte varies. */
+	.max_handle	= (1U << 24) - 1,
+	/* Reusing the lowest free handle would reissue stale keys soon. */
+	.cyclic		= true,
+	.destroy	= odp_mr_destroy,
+	.free		= odp_mr_free,
+};
+
+/*
+ * Build an MR on PD @cmd->pd_handle: reserve its handle, insert its notifier
+ * and take a use of the PD.  Nothing can see it until odp_uobj_commit().
+ */
+struct odp_uobj *odp_mr_register(struct odp_ctx *ctx,
+				 struct odp_abi_reg_mr *cmd)
+{
+	struct odp_uobj *pd;
 	struct odp_mr *mr;
 	int ret;
 
 	if (cmd->reserved)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	ret = odp_mr_check_access(cmd->access);
 	if (ret)
-		return ret;
+		return ERR_PTR(ret);
 	ret = odp_mr_check_range(cmd->addr, cmd->length);
 	if (ret)
-		return ret;
+		return ERR_PTR(ret);
 
 	mr = odp_mr_alloc(ctx, cmd);
 	if (!mr)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 
 	ret = odp_mr_check_vmas(ctx->mm, mr->page_start, mr->page_end,
 				cmd->access & ODP_ACCESS_NEEDS_WRITE);
 	if (ret)
 		goto err_free;
 
+	pd = odp_uobj_get_use(ctx, ODP_UOBJ_PD, cmd->pd_handle);
+	if (!pd) {
+		ret = -EINVAL;
+		goto err_free;
+	}
+	ret = odp_uobj_reserve(ctx, &mr->uobj, &odp_mr_ops);
+	if (ret)
+		goto err_pd;
 	ret = mmu_interval_notifier_insert(&mr->notifier, ctx->mm,
 					   mr->page_start,
 					   mr->page_end - mr->page_start,
 					   &odp_mr_notifier_ops);
 	if (ret)
-		goto err_free;
+		goto err_handle;
 
-	ret = odp_mr_publish(ctx, mr, cmd->pd_handle);
-	if (ret)
-		goto err_remove;
+	mr->pd = container_of(pd, struct odp_pd, uobj);
+	mutex_lock(&ctx->lock);
+	mr->lkey = mr->uobj.handle << 8 | ctx->mr_key++;
+	mutex_unlock(&ctx->lock);
+	mr->rkey = mr->lkey;
 
 	mutex_lock(&odp_all_mrs_lock);
 	list_add_tail(&mr->all_node, &odp_all_mrs);
 	mutex_unlock(&odp_all_mrs_lock);
 
-	cmd->mr_handle = mr->handle;
+	cmd->mr_handle = mr->uobj.handle;
 	cmd->lkey = mr->lkey;
 	cmd->rkey = mr->rkey;
-	return 0;
+	return &mr->uobj;
 
-err_remove:
-	mmu_interval_notifier_remove(&mr->notifier);
+err_handle:
+	xa_release(&ctx->uobjs[ODP_UOBJ_MR], mr->uobj.handle);
+err_pd:
+	odp_uobj_unuse(ctx, pd);
+	odp_uobj_put(pd);
 err_free:
-	odp_mr_free(mr);
-	return ret;
-}
-
-static void odp_mr_release(struct kref *ref)
-{
-	struct odp_mr *mr = container_of(ref, struct odp_mr, ref);
-
-	mutex_lock(&odp_all_mrs_lock);
-	list_del(&mr->all_node);
-	mutex_unlock(&odp_all_mrs_lock);
-
-	/*
-	 * Drop every entry while the notifier still guarantees the pages are
-	 * alive; after mmu_interval_notifier_remove() nothing does.
-	 */
-	odp_mr_zap_all(mr);
-	mmu_interval_notifier_remove(&mr->notifier);
-	odp_mr_free(mr);
+	odp_mr_free_unregistered(mr);
+	return ERR_PTR(ret);
 }
 
 void odp_mr_put(struct odp_mr *mr)
 {
-	kref_put(&mr->ref, odp_mr_release);
-}
-
-/* Caller holds ctx->lock. Unpublish: no new lookup finds the MR. */
-static struct odp_mr *odp_mr_unpublish(struct odp_ctx *ctx, u32 handle)
-{
-	struct odp_mr *mr;
-
-	mr = xa_erase(&ctx->mrs, handle);
-	if (mr)
-		mr->pd->num_mrs--;
-	return mr;
-}
-
-int odp_mr_deregister(struct odp_ctx *ctx, u32 handle)
-{
-	struct odp_mr *mr;
-
-	mutex_lock(&ctx->lock);
-	mr = odp_mr_unpublish(ctx, handle);
-	mutex_unlock(&ctx->lock);
-	if (!mr)
-		return -EINVAL;
-
-	/* Accesses and prefetches under way hold their own references. */
-	odp_mr_put(mr);
-	return 0;
-}
-
-void odp_mr_destroy_all(struct odp_ctx *ctx)
-{
-	struct odp_mr *mr;
-	unsigned long index;
-
-	/* Put outside ctx->lock: the release waits for invalidations. */
-	xa_for_each(&ctx->mrs, index, mr) {
-		mutex_lock(&ctx->lock);
-		odp_mr_unpublish(ctx, index);
-		mutex_unlock(&ctx->lock);
-		odp_mr_put(mr);
-	}
+	odp_uobj_put(&mr->uobj);
 }
 
 struct odp_mr *odp_mr_get_by_handle(struct odp_ctx *ctx, u32 handle)
 {
-	struct odp_mr *mr;
+	struct odp_uobj *uobj = odp_uobj_get(ctx, ODP_UOBJ_MR, handle);
 
-	rcu_read_lock();
-	mr = xa_load(&ctx->mrs, handle);
-	if (mr && !kref_get_unless_zero(&mr->ref))
-		mr = NULL;
-	rcu_read_unlock();
-	return mr;
-}
-
-static struct odp_mr *odp_mr_get_key(struct odp_ctx *ctx, u32 lkey,
-				     bool any_pd, u32 pd_handle)
-{
-	struct odp_mr *mr;
-
-	rcu_read_lock();
-	mr = xa_load(&ctx->mrs, lkey >> 8);
-	if (!mr || mr->lkey != lkey ||
-	    (!any_pd && mr->pd_handle != pd_handle) ||
-	    !kref_get_unless_zero(&mr->ref))
-		mr = NULL;
-	rcu_read_unlock();
-	return mr;
-}
-
-struct odp_mr *odp_mr_get_by_lkey(struct odp_ctx *ctx, u32 lkey)
-{
-	return odp_mr_get_key(ctx, lkey, true, 0);
-}
-
-/* The MR of @lkey, if it is registered on PD @pd_handle. */
-struct odp_mr *odp_mr_get_in_pd(struct odp_ctx *ctx, u32 lkey, u32 pd_handle)
-{
-	return odp_mr_get_key(ctx, lkey, false, pd_handle);
+	return uobj ? container_of(uobj, struct odp_mr, uobj) : NULL;
 }
 
 /* Is [iova, iova + length) inside the registered bytes of the MR? */
@@ -302,4 +258,38 @@ bool odp_mr_contains(struct odp_mr *mr, u64 iova, u64 length)
 	if (!length || check_add_overflow(iova, length, &end))
 		return false;
 	return iova >= mr->addr && end <= mr->addr + mr->length;
+}
+
+/**
+ * odp_mr_lookup - the one check of a key before a device access
+ * @ctx: the context whose MRs the key may name
+ * @key: an lkey or rkey
+ * @pd: the PD the MR must be on, or NULL for any
+ * @access: ODP_ABI_ACCESS_* rights the access needs (all of them), or 0
+ * @iova: start of the whole range the request will touch
+ * @length: its length, not 0
+ * @err: set on failure: -EINVAL (no such key, other PD, out of bounds) or
+ *	-EACCES (the MR does not grant @access)
+ *
+ * Return: the MR with a reference, or NULL.
+ */
+struct odp_mr *odp_mr_lookup(struct odp_ctx *ctx, u32 key, struct odp_pd *pd,
+			     u32 access, u64 iova, u64 length, int *err)
+{
+	struct odp_mr *mr = odp_mr_get_by_handle(ctx, key >> 8);
+
+	*err = -EINVAL;
+	if (!mr)
+		return NULL;
+	if (mr->lkey != key || (pd && mr->pd != pd) ||
+	    !odp_mr_contains(mr, iova, length))
+		goto fail;
+	if ((mr->access & access) != access) {
+		*err = -EACCES;
+		goto fail;
+	}
+	return mr;
+fail:
+	odp_mr_put(mr);
+	return NULL;
 }

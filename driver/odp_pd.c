@@ -1,55 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * odp: protection domains.
+ * odp: protection domains.  A PD is only a name that MRs and QPs share;
+ * it cannot be destroyed while one of them uses it.
  */
 #include <linux/slab.h>
 
 #include "odp.h"
 
-int odp_pd_alloc(struct odp_ctx *ctx, u32 *handle)
+static void odp_pd_destroy(struct odp_uobj *uobj)
+{
+}
+
+static void odp_pd_free(struct odp_uobj *uobj)
+{
+	kfree_rcu(container_of(uobj, struct odp_pd, uobj), uobj.rcu);
+}
+
+static const struct odp_uobj_ops odp_pd_ops = {
+	.type		= ODP_UOBJ_PD,
+	.max_handle	= INT_MAX,
+	.destroy	= odp_pd_destroy,
+	.free		= odp_pd_free,
+};
+
+/* A new PD, reserved (see odp_uobj.c); cmd->pd_handle is its handle. */
+struct odp_uobj *odp_pd_alloc(struct odp_ctx *ctx, struct odp_abi_alloc_pd *cmd)
 {
 	struct odp_pd *pd;
 	int ret;
 
-	pd = kzalloc(sizeof(*pd), GFP_KERNEL);
+	if (cmd->reserved)
+		return ERR_PTR(-EINVAL);
+	pd = kzalloc(sizeof(*pd), GFP_KERNEL_ACCOUNT);
 	if (!pd)
-		return -ENOMEM;
-	pd->ctx = ctx;
-
-	mutex_lock(&ctx->lock);
-	ret = xa_alloc(&ctx->pds, &pd->handle, pd, xa_limit_31b, GFP_KERNEL);
-	mutex_unlock(&ctx->lock);
+		return ERR_PTR(-ENOMEM);
+	ret = odp_uobj_reserve(ctx, &pd->uobj, &odp_pd_ops);
 	if (ret) {
 		kfree(pd);
-		return ret;
+		return ERR_PTR(ret);
 	}
-	*handle = pd->handle;
-	return 0;
-}
-
-int odp_pd_dealloc(struct odp_ctx *ctx, u32 handle)
-{
-	struct odp_pd *pd;
-	int ret = 0;
-
-	mutex_lock(&ctx->lock);
-	pd = xa_load(&ctx->pds, handle);
-	if (!pd)
-		ret = -EINVAL;
-	else if (pd->num_mrs)
-		ret = -EBUSY;
-	else
-		xa_erase(&ctx->pds, handle);
-	mutex_unlock(&ctx->lock);
-
-	if (!ret)
-		kfree(pd);
-	return ret;
-}
-
-/* Caller holds ctx->lock; the PD stays valid while it does. */
-struct odp_pd *odp_pd_lookup(struct odp_ctx *ctx, u32 handle)
-{
-	lockdep_assert_held(&ctx->lock);
-	return xa_load(&ctx->pds, handle);
+	cmd->pd_handle = pd->uobj.handle;
+	return &pd->uobj;
 }

@@ -3,7 +3,9 @@
  * odp: prefetch (advise), synchronous with ODP_ABI_ADVISE_FLAG_FLUSH,
  * otherwise queued to a workqueue.
  */
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
@@ -69,25 +71,28 @@ static void odp_prefetch_work(struct work_struct *work)
 {
 	struct odp_prefetch *pf = container_of(work, struct odp_prefetch, work);
 
+	struct mem_cgroup *old;
+
 	/* Errors are counted as fault_errors; nobody waits for them. */
+	old = set_active_memcg(pf->ranges[0].mr->memcg);
 	odp_prefetch_run(pf);
+	set_active_memcg(old);
 	odp_prefetch_free(pf);
 }
 
 /* Resolve one SGE to an MR reference and a page range, checking it. */
-static int odp_prefetch_resolve(struct odp_ctx *ctx,
-				const struct odp_abi_advise_mr *cmd,
-				const struct odp_abi_sge *sge,
+static int odp_prefetch_resolve(struct odp_ctx *ctx, struct odp_pd *pd,
+				u32 advice, const struct odp_abi_sge *sge,
 				struct odp_prefetch_range *r)
 {
-	r->mr = odp_mr_get_in_pd(ctx, sge->lkey, cmd->pd_handle);
+	u32 access = advice == ODP_ABI_ADVISE_PREFETCH_WRITE ?
+		     ODP_ABI_ACCESS_LOCAL_WRITE : 0;
+	int ret;
+
+	r->mr = odp_mr_lookup(ctx, sge->lkey, pd, access, sge->addr,
+			      sge->length, &ret);
 	if (!r->mr)
-		return -EINVAL;
-	if (!odp_mr_contains(r->mr, sge->addr, sge->length))
-		return -EINVAL;
-	if (cmd->advice == ODP_ABI_ADVISE_PREFETCH_WRITE &&
-	    !(r->mr->access & ODP_ABI_ACCESS_LOCAL_WRITE))
-		return -EACCES;
+		return ret;
 	r->start = ALIGN_DOWN(sge->addr, PAGE_SIZE);
 	r->end = PAGE_ALIGN(sge->addr + sge->length);
 	return 0;
@@ -101,9 +106,16 @@ static struct odp_prefetch *odp_prefetch_build(struct odp_ctx *ctx,
 	int ret = 0;
 	u32 i;
 
-	pf = kzalloc(struct_size(pf, ranges, cmd->num_sge), GFP_KERNEL);
-	if (!pf)
+	struct odp_uobj *pd;
+
+	pd = odp_uobj_get(ctx, ODP_UOBJ_PD, cmd->pd_handle);
+	if (!pd)
+		return ERR_PTR(-EINVAL);
+	pf = kzalloc(struct_size(pf, ranges, cmd->num_sge), GFP_KERNEL_ACCOUNT);
+	if (!pf) {
+		odp_uobj_put(pd);
 		return ERR_PTR(-ENOMEM);
+	}
 	pf->num_ranges = cmd->num_sge;
 	pf->fault_flags = odp_advice_fault_flags(cmd->advice);
 
@@ -113,9 +125,12 @@ static struct odp_prefetch *odp_prefetch_build(struct odp_ctx *ctx,
 		if (copy_from_user(&sge, &usge[i], sizeof(sge)))
 			ret = -EFAULT;
 		else
-			ret = odp_prefetch_resolve(ctx, cmd, &sge,
+			ret = odp_prefetch_resolve(ctx,
+						   container_of(pd, struct odp_pd, uobj),
+						   cmd->advice, &sge,
 						   &pf->ranges[i]);
 	}
+	odp_uobj_put(pd);
 	if (ret) {
 		odp_prefetch_free(pf);
 		return ERR_PTR(ret);

@@ -36,7 +36,7 @@ static struct odp_qp *odp_qp_alloc(const struct odp_abi_create_qp *cmd)
 {
 	struct odp_qp *qp;
 
-	qp = kzalloc(sizeof(*qp), GFP_KERNEL);
+	qp = kzalloc(sizeof(*qp), GFP_KERNEL_ACCOUNT);
 	if (!qp)
 		return NULL;
 	qp->type = ODP_CM_QP;
@@ -46,7 +46,6 @@ static struct odp_qp *odp_qp_alloc(const struct odp_abi_create_qp *cmd)
 	qp->max_send_sge = max(cmd->max_send_sge, 1U);
 	qp->max_recv_sge = max(cmd->max_recv_sge, 1U);
 	qp->sq_sig_all = cmd->sq_sig_all;
-	kref_init(&qp->ref);
 	mutex_init(&qp->detach_lock);
 	mutex_init(&qp->lock);
 	INIT_LIST_HEAD(&qp->dev_node);
@@ -56,56 +55,92 @@ static struct odp_qp *odp_qp_alloc(const struct odp_abi_create_qp *cmd)
 	INIT_LIST_HEAD(&qp->sq);
 	INIT_LIST_HEAD(&qp->sq_sent);
 	INIT_LIST_HEAD(&qp->rq);
-	INIT_LIST_HEAD(&qp->rx_done);
+	INIT_LIST_HEAD(&qp->rx_req);
+	INIT_LIST_HEAD(&qp->rx_resp);
 	init_waitqueue_head(&qp->tx_wq);
 	INIT_WORK(&qp->work, odp_qp_work);
 	return qp;
 }
 
-int odp_qp_create(struct odp_ctx *ctx, struct odp_abi_create_qp *cmd)
+/* Take uses of the PD and CQs the QP is created on. */
+static int odp_qp_use(struct odp_ctx *ctx, struct odp_qp *qp,
+		      const struct odp_abi_create_qp *cmd)
 {
-	struct odp_qp *qp;
-	int ret = 0;
+	struct odp_uobj *pd, *scq, *rcq;
 
-	if (!odp_qp_caps_valid(cmd))
-		return -EINVAL;
-	qp = odp_qp_alloc(cmd);
-	if (!qp)
-		return -ENOMEM;
-	qp->ctx = ctx;
-
-	mutex_lock(&ctx->lock);
-	qp->pd = odp_pd_lookup(ctx, cmd->pd_handle);
-	qp->send_cq = xa_load(&ctx->cqs, cmd->send_cq);
-	qp->recv_cq = xa_load(&ctx->cqs, cmd->recv_cq);
-	if (!ctx->dev)
-		ret = -ENODEV;
-	else if (!qp->pd || !qp->send_cq || !qp->recv_cq)
-		ret = -EINVAL;
-	else
-		ret = xa_alloc(&ctx->qps, &qp->handle, qp, xa_limit_31b,
-			       GFP_KERNEL);
-	if (!ret) {
-		qp->pd->num_mrs++;	/* the PD's users: MRs and QPs */
-		qp->send_cq->num_qps++;
-		qp->recv_cq->num_qps++;
+	pd = odp_uobj_get_use(ctx, ODP_UOBJ_PD, cmd->pd_handle);
+	scq = odp_uobj_get_use(ctx, ODP_UOBJ_CQ, cmd->send_cq);
+	rcq = odp_uobj_get_use(ctx, ODP_UOBJ_CQ, cmd->recv_cq);
+	if (pd && scq && rcq) {
+		qp->pd = container_of(pd, struct odp_pd, uobj);
+		qp->send_cq = container_of(scq, struct odp_cq, uobj);
+		qp->recv_cq = container_of(rcq, struct odp_cq, uobj);
+		return 0;
 	}
-	mutex_unlock(&ctx->lock);
-
-	if (ret) {
-		kfree(qp);
-		return ret;
+	if (pd) {
+		odp_uobj_unuse(ctx, pd);
+		odp_uobj_put(pd);
 	}
-	cmd->qp_handle = qp->handle;
-	cmd->qp_num = qp->qp_num;
-	return 0;
+	if (scq) {
+		odp_uobj_unuse(ctx, scq);
+		odp_uobj_put(scq);
+	}
+	if (rcq) {
+		odp_uobj_unuse(ctx, rcq);
+		odp_uobj_put(rcq);
+	}
+	return -EINVAL;
 }
 
-/* The QP of @handle; it stays valid while the caller holds ctx->lock. */
-struct odp_qp *odp_qp_lookup(struct odp_ctx *ctx, u32 handle)
+static void odp_qp_unuse(struct odp_ctx *ctx, struct odp_qp *qp)
 {
-	lockdep_assert_held(&ctx->lock);
-	return xa_load(&ctx->qps, handle);
+	odp_uobj_unuse(ctx, &qp->pd->uobj);
+	odp_uobj_unuse(ctx, &qp->send_cq->uobj);
+	odp_uobj_unuse(ctx, &qp->recv_cq->uobj);
+}
+
+/*
+ * Put the QP on its device: charged to the caller's rdma cgroup (a kernel
+ * QP and CQ are behind it) and on dev->qps, so that removing the device
+ * finds it.  The charge and the list go in odp_qp_detach().
+ */
+static int odp_qp_attach_device(struct odp_qp *qp, struct odp_device *dev)
+{
+	int ret;
+
+	mutex_lock(&dev->lock);
+	if (dev->removed) {
+		ret = -ENODEV;
+	} else {
+		ret = odp_rdmacg_charge(&qp->cg_obj, dev->ibdev);
+		if (!ret) {
+			kref_get(&dev->ref);
+			qp->dev = dev;
+			list_add_tail(&qp->dev_node, &dev->qps);
+		}
+	}
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
+/*
+ * Destroy (or abort, or the context closes): release the transport (which
+ * also wakes a connect or accept blocked on the QP), stop the work item for
+ * good and give the PD and CQs back, all before returning, as verbs
+ * promise; whoever else still holds a reference (device removal, a blocked
+ * connect) holds only the memory.
+ */
+static void odp_qp_destroy(struct odp_uobj *uobj)
+{
+	struct odp_qp *qp = container_of(uobj, struct odp_qp, uobj);
+
+	odp_qp_detach(qp);
+	spin_lock_bh(&qp->wq_lock);
+	qp->destroyed = true;
+	spin_unlock_bh(&qp->wq_lock);
+	/* odp_qp_kick() checks destroyed under wq_lock: none queues after. */
+	cancel_work_sync(&qp->work);
+	odp_qp_unuse(uobj->ctx, qp);
 }
 
 static void odp_qp_free_wqes(struct odp_qp *qp)
@@ -120,92 +155,86 @@ static void odp_qp_free_wqes(struct odp_qp *qp)
 		kfree(rwqe);
 }
 
-static void odp_qp_release(struct kref *ref)
+static void odp_qp_free(struct odp_uobj *uobj)
 {
-	struct odp_qp *qp = container_of(ref, struct odp_qp, ref);
+	struct odp_qp *qp = container_of(uobj, struct odp_qp, uobj);
 
 	odp_qp_free_wqes(qp);
-	kfree(qp);
+	odp_uobj_put(&qp->pd->uobj);
+	odp_uobj_put(&qp->send_cq->uobj);
+	odp_uobj_put(&qp->recv_cq->uobj);
+	kfree_rcu(qp, uobj.rcu);
+}
+
+static const struct odp_uobj_ops odp_qp_ops = {
+	.type		= ODP_UOBJ_QP,
+	.max_handle	= INT_MAX,
+	.destroy	= odp_qp_destroy,
+	.free		= odp_qp_free,
+};
+
+/* A new QP on the bound device, reserved (see odp_uobj.c). */
+struct odp_uobj *odp_qp_create(struct odp_ctx *ctx,
+			       struct odp_abi_create_qp *cmd)
+{
+	struct odp_device *dev = READ_ONCE(ctx->dev);
+	struct odp_qp *qp;
+	int ret;
+
+	if (!odp_qp_caps_valid(cmd))
+		return ERR_PTR(-EINVAL);
+	if (!dev)
+		return ERR_PTR(-ENODEV);
+	qp = odp_qp_alloc(cmd);
+	if (!qp)
+		return ERR_PTR(-ENOMEM);
+	qp->ctx = ctx;
+
+	ret = odp_qp_use(ctx, qp, cmd);
+	if (ret) {
+		kfree(qp);
+		return ERR_PTR(ret);
+	}
+	ret = odp_uobj_reserve(ctx, &qp->uobj, &odp_qp_ops);
+	if (ret) {
+		odp_qp_unuse(ctx, qp);
+		/* Only the table's reference: free() drops the PD and CQs. */
+		odp_qp_free(&qp->uobj);
+		return ERR_PTR(ret);
+	}
+	ret = odp_qp_attach_device(qp, dev);
+	if (ret) {
+		odp_uobj_abort(ctx, &qp->uobj);
+		return ERR_PTR(ret);
+	}
+	cmd->qp_handle = qp->uobj.handle;
+	cmd->qp_num = qp->qp_num;
+	return &qp->uobj;
 }
 
 void odp_qp_put(struct odp_qp *qp)
 {
-	kref_put(&qp->ref, odp_qp_release);
+	odp_uobj_put(&qp->uobj);
 }
 
-/* A reference to the QP of @handle, for calls that block. */
+/* A reference to the published QP of @handle, or NULL. */
 struct odp_qp *odp_qp_get(struct odp_ctx *ctx, u32 handle)
 {
-	struct odp_qp *qp;
+	struct odp_uobj *uobj = odp_uobj_get(ctx, ODP_UOBJ_QP, handle);
 
-	mutex_lock(&ctx->lock);
-	qp = xa_load(&ctx->qps, handle);
-	if (qp)
-		kref_get(&qp->ref);
-	mutex_unlock(&ctx->lock);
-	return qp;
+	return uobj ? container_of(uobj, struct odp_qp, uobj) : NULL;
 }
 
 /*
- * Destroy: release the transport (which also wakes a connect or accept
- * blocked on the QP), stop the work item for good and give the PD and CQs
- * back, all before returning, as verbs promise; whoever else still holds a
- * reference (device removal, a blocked connect) holds only the memory.
+ * Run the QP's work: new WRs, received messages, or an error to flush.
+ * Queued under wq_lock, so that destroy's cancel_work_sync() is final.
  */
-static void odp_qp_unpublished(struct odp_qp *qp)
-{
-	struct odp_ctx *ctx = qp->ctx;
-
-	odp_qp_detach(qp);
-	spin_lock_bh(&qp->wq_lock);
-	qp->destroyed = true;
-	spin_unlock_bh(&qp->wq_lock);
-	cancel_work_sync(&qp->work);
-
-	mutex_lock(&ctx->lock);
-	qp->pd->num_mrs--;
-	qp->send_cq->num_qps--;
-	qp->recv_cq->num_qps--;
-	mutex_unlock(&ctx->lock);
-	odp_qp_put(qp);
-}
-
-int odp_qp_destroy(struct odp_ctx *ctx, u32 handle)
-{
-	struct odp_qp *qp;
-
-	mutex_lock(&ctx->lock);
-	qp = xa_erase(&ctx->qps, handle);
-	mutex_unlock(&ctx->lock);
-	if (!qp)
-		return -EINVAL;
-	odp_qp_unpublished(qp);
-	return 0;
-}
-
-void odp_qp_destroy_all(struct odp_ctx *ctx)
-{
-	struct odp_qp *qp;
-	unsigned long index;
-
-	xa_for_each(&ctx->qps, index, qp) {
-		mutex_lock(&ctx->lock);
-		xa_erase(&ctx->qps, index);
-		mutex_unlock(&ctx->lock);
-		odp_qp_unpublished(qp);
-	}
-}
-
-/* Run the QP's work: new WRs, received messages, or an error to flush. */
 void odp_qp_kick(struct odp_qp *qp)
 {
-	bool destroyed;
-
 	spin_lock_bh(&qp->wq_lock);
-	destroyed = qp->destroyed;
-	spin_unlock_bh(&qp->wq_lock);
-	if (!destroyed)
+	if (!qp->destroyed)
 		queue_work(system_unbound_wq, &qp->work);
+	spin_unlock_bh(&qp->wq_lock);
 }
 
 /* Move to the error state; the work item flushes the queues. */
@@ -310,7 +339,7 @@ static struct odp_swqe *odp_swqe_build(struct odp_qp *qp,
 	if (atomic && (wr->num_sge != 1 || wr->remote_addr % 8))
 		return ERR_PTR(-EINVAL);
 
-	wqe = kzalloc(struct_size(wqe, sge, wr->num_sge), GFP_KERNEL);
+	wqe = kzalloc(struct_size(wqe, sge, wr->num_sge), GFP_KERNEL_ACCOUNT);
 	if (!wqe)
 		return ERR_PTR(-ENOMEM);
 	wqe->num_sge = wr->num_sge;
@@ -351,8 +380,9 @@ static int odp_qp_queue_send(struct odp_qp *qp, struct odp_swqe *wqe)
 }
 
 /*
- * Caller holds ctx->lock (the QP stays).  Like ibv_post_send(): on error,
- * cmd->bad_wr is the index of the first WR not posted.
+ * Like ibv_post_send(): on error, cmd->bad_wr is the index of the first WR
+ * not posted.  Only a QP reference is held: a WR array that faults (even
+ * on userfaultfd) holds up nothing else of the context.
  */
 int odp_post_send(struct odp_ctx *ctx, struct odp_abi_post *cmd)
 {
@@ -361,7 +391,7 @@ int odp_post_send(struct odp_ctx *ctx, struct odp_abi_post *cmd)
 	int ret = 0;
 	u32 i;
 
-	qp = odp_qp_lookup(ctx, cmd->qp_handle);
+	qp = odp_qp_get(ctx, cmd->qp_handle);
 	if (!qp)
 		return -EINVAL;
 
@@ -387,6 +417,7 @@ int odp_post_send(struct odp_ctx *ctx, struct odp_abi_post *cmd)
 	cmd->bad_wr = i;
 	if (i)
 		odp_qp_kick(qp);
+	odp_qp_put(qp);
 	return ret;
 }
 
@@ -398,7 +429,7 @@ static struct odp_rwqe *odp_rwqe_build(struct odp_qp *qp,
 
 	if (wr->num_sge > qp->max_recv_sge || wr->reserved)
 		return ERR_PTR(-EINVAL);
-	wqe = kzalloc(struct_size(wqe, sge, wr->num_sge), GFP_KERNEL);
+	wqe = kzalloc(struct_size(wqe, sge, wr->num_sge), GFP_KERNEL_ACCOUNT);
 	if (!wqe)
 		return ERR_PTR(-ENOMEM);
 	wqe->num_sge = wr->num_sge;
@@ -435,7 +466,7 @@ int odp_post_recv(struct odp_ctx *ctx, struct odp_abi_post *cmd)
 	int ret = 0;
 	u32 i;
 
-	qp = odp_qp_lookup(ctx, cmd->qp_handle);
+	qp = odp_qp_get(ctx, cmd->qp_handle);
 	if (!qp)
 		return -EINVAL;
 
@@ -461,5 +492,6 @@ int odp_post_recv(struct odp_ctx *ctx, struct odp_abi_post *cmd)
 	cmd->bad_wr = i;
 	/* A SEND may be waiting for this receive ("RNR"). */
 	odp_qp_kick(qp);
+	odp_qp_put(qp);
 	return ret;
 }

@@ -90,6 +90,23 @@ static void odp_requester_local_error(struct odp_qp *qp, struct odp_swqe *wqe,
 		odp_requester_fail(qp, wqe, status);
 }
 
+/*
+ * Before the first byte of a WR moves, its whole local side must be valid:
+ * a WR rejected for a bad lkey, PD, bounds or rights sends nothing.
+ */
+static int odp_requester_check(struct odp_qp *qp, struct odp_swqe *wqe)
+{
+	bool write = !odp_wr_carries_data(wqe->opcode);
+
+	int ret;
+
+	if (wqe->checked)
+		return 0;
+	ret = odp_sge_check(qp, wqe->sge, wqe->num_sge, wqe->length, write);
+	wqe->checked = !ret;
+	return ret;
+}
+
 /* Send the next message of the WR at the head of the send queue. */
 bool odp_requester_step(struct odp_qp *qp)
 {
@@ -101,7 +118,16 @@ bool odp_requester_step(struct odp_qp *qp)
 	spin_lock_bh(&qp->wq_lock);
 	wqe = list_first_entry_or_null(&qp->sq, struct odp_swqe, node);
 	spin_unlock_bh(&qp->wq_lock);
-	if (!wqe || !odp_tx_reserve(qp))
+	if (!wqe)
+		return false;
+	ret = odp_requester_check(qp, wqe);
+	if (ret) {
+		/* Fails it once every WR before it is answered. */
+		odp_requester_local_error(qp, wqe, odp_sge_error_status(ret));
+		return false;
+	}
+	/* Wait for the peer to consume requests, or for a send slot. */
+	if (!odp_credits_left(qp) || !odp_tx_reserve(qp))
 		return false;
 
 	tx = odp_tx_alloc(qp);
@@ -128,17 +154,36 @@ bool odp_requester_step(struct odp_qp *qp)
 		odp_qp_set_error(qp);
 		return false;
 	}
+	qp->req_sent++;
 	return true;
 }
 
-static struct odp_swqe *odp_sent_head(struct odp_qp *qp)
+/*
+ * The WR a response answers: the oldest one not answered yet.  That is the
+ * head of sq_sent; if none is fully sent, an error answer may also be for
+ * the WR being sent, whose first messages the peer rejected.
+ */
+static struct odp_swqe *odp_answered_wr(struct odp_qp *qp, bool error)
 {
 	struct odp_swqe *wqe;
 
 	spin_lock_bh(&qp->wq_lock);
 	wqe = list_first_entry_or_null(&qp->sq_sent, struct odp_swqe, node);
+	if (!wqe && error) {
+		wqe = list_first_entry_or_null(&qp->sq, struct odp_swqe, node);
+		if (wqe && !wqe->done)
+			wqe = NULL;
+	}
 	spin_unlock_bh(&qp->wq_lock);
 	return wqe;
+}
+
+/* The statuses a responder answers with; anything else is a broken peer. */
+static bool odp_remote_status_valid(u8 status)
+{
+	return status == ODP_ABI_WC_REM_ACCESS_ERR ||
+	       status == ODP_ABI_WC_REM_INV_REQ_ERR ||
+	       status == ODP_ABI_WC_REM_OP_ERR;
 }
 
 static void odp_requester_done(struct odp_qp *qp, struct odp_swqe *wqe)
@@ -183,17 +228,20 @@ enum odp_rx_result odp_requester_response(struct odp_qp *qp,
 					  struct odp_wire_buf *rx)
 {
 	struct odp_wire_hdr *hdr = odp_wire_hdr(rx);
-	struct odp_swqe *wqe = odp_sent_head(qp);
+	bool error = hdr->status != ODP_ABI_WC_SUCCESS;
+	struct odp_swqe *wqe = odp_answered_wr(qp, error);
 	int ret;
 
 	if (!wqe) {
 		odp_qp_set_error(qp);
 		return ODP_RX_ERROR;
 	}
-	if (hdr->status != ODP_ABI_WC_SUCCESS) {
-		odp_requester_fail(qp, wqe, hdr->status);
+	if (error) {
+		odp_requester_fail(qp, wqe, odp_remote_status_valid(hdr->status) ?
+				   hdr->status : ODP_ABI_WC_BAD_RESP_ERR);
 		return ODP_RX_ERROR;
 	}
+
 	if (!odp_response_matches(hdr->op, wqe->opcode)) {
 		odp_requester_fail(qp, wqe, ODP_ABI_WC_BAD_RESP_ERR);
 		return ODP_RX_ERROR;
@@ -210,6 +258,11 @@ enum odp_rx_result odp_requester_response(struct odp_qp *qp,
 			wqe->done += be32_to_cpu(hdr->length);
 			if (!(hdr->flags & ODP_WIRE_LAST))
 				return ODP_RX_DONE;
+			if (wqe->done != wqe->length) {
+				odp_requester_fail(qp, wqe,
+						   ODP_ABI_WC_BAD_RESP_ERR);
+				return ODP_RX_ERROR;
+			}
 		}
 	}
 	odp_requester_done(qp, wqe);

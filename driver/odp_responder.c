@@ -29,8 +29,9 @@ static void odp_rq_complete(struct odp_qp *qp, struct odp_rwqe *wqe,
 }
 
 /*
- * Post the answer for a send slot the caller reserved.  A non-success
- * status takes the QP to the error state after the answer is posted.
+ * Post the answer for a send slot the caller reserved.  The request is done
+ * with (it counts as consumed in the answer itself).  A non-success status
+ * takes the QP to the error state after the answer is posted.
  */
 static enum odp_rx_result odp_responder_answer(struct odp_qp *qp, u8 op,
 					       u8 status, u64 old)
@@ -38,11 +39,13 @@ static enum odp_rx_result odp_responder_answer(struct odp_qp *qp, u8 op,
 	struct odp_wire_buf *tx = odp_tx_alloc(qp);
 	struct odp_wire_hdr *hdr;
 
+	qp->resp_wr.active = false;
 	if (!tx) {
 		odp_tx_unreserve(qp);
 		odp_qp_set_error(qp);
 		return ODP_RX_ERROR;
 	}
+	qp->req_consumed++;
 	hdr = odp_wire_hdr(tx);
 	hdr->op = status ? ODP_WIRE_ACK : op;
 	hdr->status = status;
@@ -60,37 +63,89 @@ static enum odp_rx_result odp_responder_ack(struct odp_qp *qp, u8 status)
 	return odp_responder_answer(qp, ODP_WIRE_ACK, status, 0);
 }
 
-/* The MR @hdr's rkey names, if it grants @access over [addr, addr+len). */
-static struct odp_mr *odp_responder_mr(struct odp_qp *qp,
-				       const struct odp_wire_hdr *hdr,
-				       u32 access, u64 addr, u32 len)
+/*
+ * The MR @rkey names, if it is on the QP's PD, grants @access and holds all
+ * of [addr, addr + len): a NIC's responder checks the whole request before
+ * it touches memory.  Zero-length requests check nothing, as in IB.
+ */
+static int odp_responder_check(struct odp_qp *qp, u32 rkey, u32 access,
+			       u64 addr, u64 len)
 {
 	struct odp_mr *mr;
+	int ret;
 
-	mr = odp_mr_get_in_pd(qp->ctx, be32_to_cpu(hdr->rkey), qp->pd->handle);
-	if (mr && (!(mr->access & access) || !odp_mr_contains(mr, addr, len))) {
-		odp_mr_put(mr);
-		mr = NULL;
-	}
-	return mr;
+	if (!len)
+		return 0;
+	mr = odp_mr_lookup(qp->ctx, rkey, qp->pd, access, addr, len, &ret);
+	if (!mr)
+		return ret;
+	odp_mr_put(mr);
+	return 0;
 }
 
-/* Move @len bytes between @buf and remote memory at @addr. */
-static int odp_responder_copy(struct odp_qp *qp, const struct odp_wire_hdr *hdr,
-			      u32 access, u64 addr, void *buf, u32 len)
+/* Move @len bytes between @buf and this side's memory at @addr. */
+static int odp_responder_copy(struct odp_qp *qp, u32 rkey, u32 access,
+			      u64 addr, void *buf, u32 len)
 {
 	bool write = access == ODP_ABI_ACCESS_REMOTE_WRITE;
 	struct odp_mr *mr;
 	int ret;
 
 	if (!len)
-		return 0;	/* zero-length: no rkey check, as in IB */
-	mr = odp_responder_mr(qp, hdr, access, addr, len);
+		return 0;
+	/* Checked as a whole already; the MR may be gone since. */
+	mr = odp_mr_lookup(qp->ctx, rkey, qp->pd, access, addr, len, &ret);
 	if (!mr)
-		return -EACCES;
+		return ret;
 	ret = odp_mr_access_kernel(mr, addr, buf, len, write);
 	odp_mr_put(mr);
 	return ret;
+}
+
+/*
+ * Where a message of a multi-message SEND or WRITE stands.  The first one
+ * opens the request (and the caller checks it as a whole); every later one
+ * must continue it exactly: same op and rkey, at the next address, within
+ * the announced total, the last one completing it.  Returns false for a
+ * message that breaks this (a broken or hostile peer).
+ */
+static bool odp_responder_track(struct odp_qp *qp,
+				const struct odp_wire_hdr *hdr)
+{
+	struct odp_resp_wr *wr = &qp->resp_wr;
+	u32 len = be32_to_cpu(hdr->length);
+	bool first = hdr->flags & ODP_WIRE_FIRST;
+	bool last = hdr->flags & ODP_WIRE_LAST;
+
+	if (hdr->flags & ~(ODP_WIRE_FIRST | ODP_WIRE_LAST))
+		return false;
+	if (first) {
+		if (wr->active)
+			return false;
+		wr->op = hdr->op;
+		wr->rkey = be32_to_cpu(hdr->rkey);
+		wr->addr = be64_to_cpu(hdr->addr);
+		wr->total = be32_to_cpu(hdr->total);
+		wr->left = wr->total;
+	} else if (!wr->active || wr->op != hdr->op ||
+		   wr->rkey != be32_to_cpu(hdr->rkey) ||
+		   wr->addr != be64_to_cpu(hdr->addr)) {
+		return false;
+	}
+	if (len > wr->left || (last && len != wr->left) ||
+	    (!last && !len))
+		return false;
+	wr->active = true;
+	return true;
+}
+
+/* The message was handled: on to the next part of the request. */
+static void odp_responder_advance(struct odp_qp *qp, u32 len, bool last)
+{
+	qp->resp_wr.addr += len;
+	qp->resp_wr.left -= len;
+	if (last)
+		qp->resp_wr.active = false;
 }
 
 static enum odp_rx_result odp_responder_write(struct odp_qp *qp,
@@ -99,7 +154,9 @@ static enum odp_rx_result odp_responder_write(struct odp_qp *qp,
 	struct odp_wire_hdr *hdr = odp_wire_hdr(rx);
 	bool imm = hdr->op == ODP_WIRE_WRITE_IMM;
 	bool last = hdr->flags & ODP_WIRE_LAST;
+	u32 len = be32_to_cpu(hdr->length);
 	struct odp_rwqe *rwqe = NULL;
+	struct odp_resp_wr *wr = &qp->resp_wr;
 
 	/* WRITE with immediate consumes a receive WR: wait for one. */
 	if (last && imm) {
@@ -110,10 +167,16 @@ static enum odp_rx_result odp_responder_write(struct odp_qp *qp,
 	if (!odp_tx_reserve(qp))
 		return ODP_RX_STALL;
 
-	if (odp_responder_copy(qp, hdr, ODP_ABI_ACCESS_REMOTE_WRITE,
-			       be64_to_cpu(hdr->addr), odp_wire_payload(rx),
-			       be32_to_cpu(hdr->length)))
+	if (!odp_responder_track(qp, hdr))
+		return odp_responder_ack(qp, ODP_ABI_WC_REM_INV_REQ_ERR);
+	if ((hdr->flags & ODP_WIRE_FIRST) &&
+	    odp_responder_check(qp, wr->rkey, ODP_ABI_ACCESS_REMOTE_WRITE,
+				wr->addr, wr->total))
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_ACCESS_ERR);
+	if (odp_responder_copy(qp, wr->rkey, ODP_ABI_ACCESS_REMOTE_WRITE,
+			       wr->addr, odp_wire_payload(rx), len))
+		return odp_responder_ack(qp, ODP_ABI_WC_REM_ACCESS_ERR);
+	odp_responder_advance(qp, len, last);
 
 	if (!last) {
 		odp_tx_unreserve(qp);
@@ -123,9 +186,33 @@ static enum odp_rx_result odp_responder_write(struct odp_qp *qp,
 	if (odp_responder_ack(qp, ODP_ABI_WC_SUCCESS) != ODP_RX_DONE)
 		return ODP_RX_ERROR;
 	if (rwqe) {
-		rwqe->received = be32_to_cpu(hdr->total);
+		rwqe->received = wr->total;
 		odp_rq_complete(qp, rwqe, ODP_ABI_WC_SUCCESS,
 				ODP_ABI_WC_RECV_RDMA_WITH_IMM, hdr->imm, true);
+	}
+	return ODP_RX_DONE;
+}
+
+/*
+ * The first message of a SEND: the whole message must fit the receive WR
+ * and its SGEs must be valid for all of it before a byte lands.
+ */
+static enum odp_rx_result odp_responder_send_first(struct odp_qp *qp,
+						   struct odp_rwqe *rwqe)
+{
+	u32 total = qp->resp_wr.total;
+	int ret;
+
+	if (total > rwqe->length) {
+		odp_rq_complete(qp, rwqe, ODP_ABI_WC_LOC_LEN_ERR,
+				ODP_ABI_WC_RECV, 0, false);
+		return odp_responder_ack(qp, ODP_ABI_WC_REM_INV_REQ_ERR);
+	}
+	ret = odp_sge_check(qp, rwqe->sge, rwqe->num_sge, total, true);
+	if (ret) {
+		odp_rq_complete(qp, rwqe, odp_sge_error_status(ret),
+				ODP_ABI_WC_RECV, 0, false);
+		return odp_responder_ack(qp, ODP_ABI_WC_REM_OP_ERR);
 	}
 	return ODP_RX_DONE;
 }
@@ -135,6 +222,7 @@ static enum odp_rx_result odp_responder_send(struct odp_qp *qp,
 {
 	struct odp_wire_hdr *hdr = odp_wire_hdr(rx);
 	u32 len = be32_to_cpu(hdr->length);
+	bool last = hdr->flags & ODP_WIRE_LAST;
 	struct odp_rwqe *rwqe;
 	bool imm;
 	int ret;
@@ -145,11 +233,11 @@ static enum odp_rx_result odp_responder_send(struct odp_qp *qp,
 	if (!odp_tx_reserve(qp))
 		return ODP_RX_STALL;
 
-	if (len > rwqe->length - rwqe->received) {
-		odp_rq_complete(qp, rwqe, ODP_ABI_WC_LOC_LEN_ERR,
-				ODP_ABI_WC_RECV, 0, false);
+	if (!odp_responder_track(qp, hdr))
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_INV_REQ_ERR);
-	}
+	if ((hdr->flags & ODP_WIRE_FIRST) &&
+	    odp_responder_send_first(qp, rwqe) != ODP_RX_DONE)
+		return ODP_RX_ERROR;
 	ret = odp_sge_copy(qp, rwqe->sge, rwqe->num_sge, rwqe->received,
 			   odp_wire_payload(rx), len, true);
 	if (ret) {
@@ -158,7 +246,8 @@ static enum odp_rx_result odp_responder_send(struct odp_qp *qp,
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_OP_ERR);
 	}
 	rwqe->received += len;
-	if (!(hdr->flags & ODP_WIRE_LAST)) {
+	odp_responder_advance(qp, len, last);
+	if (!last) {
 		odp_tx_unreserve(qp);
 		return ODP_RX_DONE;
 	}
@@ -171,16 +260,40 @@ static enum odp_rx_result odp_responder_send(struct odp_qp *qp,
 	return ODP_RX_DONE;
 }
 
+/* READ and atomics are one message each, with no payload. */
+static bool odp_responder_single(const struct odp_wire_hdr *hdr)
+{
+	if (hdr->flags != (ODP_WIRE_FIRST | ODP_WIRE_LAST) || hdr->length)
+		return false;
+	return hdr->op == ODP_WIRE_READ_REQ ||
+	       be32_to_cpu(hdr->total) == sizeof(u64);
+}
+
 /*
- * Answer a READ with as many READ_RESP messages as it takes.  Progress is
- * kept in qp->read_resp_done, so a stall (no send slot) resumes there.
+ * Answer a READ with as many READ_RESP messages as it takes, after checking
+ * the whole range.  Progress is kept in qp->read_resp_done, so a stall (no
+ * send slot) resumes there.
  */
 static enum odp_rx_result odp_responder_read(struct odp_qp *qp,
 					     struct odp_wire_buf *rx)
 {
 	struct odp_wire_hdr *hdr = odp_wire_hdr(rx);
+	u32 rkey = be32_to_cpu(hdr->rkey);
 	u32 total = be32_to_cpu(hdr->total);
 	u64 addr = be64_to_cpu(hdr->addr);
+
+	if (!qp->read_resp_done) {
+		if (!odp_tx_reserve(qp))
+			return ODP_RX_STALL;
+		if (!odp_responder_single(hdr) || qp->resp_wr.active)
+			return odp_responder_ack(qp,
+						 ODP_ABI_WC_REM_INV_REQ_ERR);
+		if (odp_responder_check(qp, rkey, ODP_ABI_ACCESS_REMOTE_READ,
+					addr, total))
+			return odp_responder_ack(qp,
+						 ODP_ABI_WC_REM_ACCESS_ERR);
+		odp_tx_unreserve(qp);
+	}
 
 	do {
 		u32 done = qp->read_resp_done;
@@ -196,7 +309,7 @@ static enum odp_rx_result odp_responder_read(struct odp_qp *qp,
 			odp_qp_set_error(qp);
 			return ODP_RX_ERROR;
 		}
-		if (odp_responder_copy(qp, hdr, ODP_ABI_ACCESS_REMOTE_READ,
+		if (odp_responder_copy(qp, rkey, ODP_ABI_ACCESS_REMOTE_READ,
 				       addr + done, odp_wire_payload(tx), n)) {
 			odp_tx_free(tx);
 			qp->read_resp_done = 0;
@@ -207,6 +320,9 @@ static enum odp_rx_result odp_responder_read(struct odp_qp *qp,
 		resp->length = cpu_to_be32(n);
 		resp->flags = (done ? 0 : ODP_WIRE_FIRST) |
 			      (done + n == total ? ODP_WIRE_LAST : 0);
+		/* The last response is the READ's answer: consumed with it. */
+		if (done + n == total)
+			qp->req_consumed++;
 		if (odp_tx_post(qp, tx)) {
 			odp_qp_set_error(qp);
 			return ODP_RX_ERROR;
@@ -222,6 +338,7 @@ static enum odp_rx_result odp_responder_atomic(struct odp_qp *qp,
 					       struct odp_wire_buf *rx)
 {
 	struct odp_wire_hdr *hdr = odp_wire_hdr(rx);
+	u32 rkey = be32_to_cpu(hdr->rkey);
 	u64 addr = be64_to_cpu(hdr->addr);
 	struct odp_mr *mr;
 	u64 old;
@@ -229,11 +346,12 @@ static enum odp_rx_result odp_responder_atomic(struct odp_qp *qp,
 
 	if (!odp_tx_reserve(qp))
 		return ODP_RX_STALL;
-	if (addr % sizeof(u64))
+	if (!odp_responder_single(hdr) || qp->resp_wr.active ||
+	    addr % sizeof(u64))
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_INV_REQ_ERR);
 
-	mr = odp_responder_mr(qp, hdr, ODP_ABI_ACCESS_REMOTE_ATOMIC, addr,
-			      sizeof(u64));
+	mr = odp_mr_lookup(qp->ctx, rkey, qp->pd, ODP_ABI_ACCESS_REMOTE_ATOMIC,
+			   addr, sizeof(u64), &ret);
 	if (!mr)
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_ACCESS_ERR);
 	ret = odp_mr_atomic(mr, addr, hdr->op == ODP_WIRE_CMP_SWAP,

@@ -53,7 +53,7 @@ static int odp_mrs_show(struct seq_file *s, void *unused)
 	mutex_lock(&odp_all_mrs_lock);
 	list_for_each_entry(mr, &odp_all_mrs, all_node) {
 		seq_printf(s, "mr %u pid %d lkey 0x%x addr 0x%llx length %llu access 0x%x",
-			   mr->handle, mr->tgid, mr->lkey, mr->addr,
+			   mr->uobj.handle, mr->tgid, mr->lkey, mr->addr,
 			   mr->length, mr->access);
 		for (i = 0; i < ODP_ABI_STAT_MAX; i++)
 			seq_printf(s, " %s=%lld", odp_stat_names[i],

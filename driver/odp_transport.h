@@ -36,12 +36,8 @@ struct odp_device {
 };
 
 struct odp_cq {
-	struct odp_ctx		*ctx;
-	struct kref		ref;		/* the table + pollers */
-	struct rcu_head		rcu;		/* polls look it up by RCU */
-	u32			handle;
+	struct odp_uobj		uobj;		/* usecnt: QPs on it */
 	u32			cqe;		/* capacity, constant */
-	unsigned int		num_qps;	/* users; under ctx->lock */
 	/* Protects the ring. Taken from QP work; never sleeps. */
 	spinlock_t		lock;
 	struct odp_abi_wc	*ring;
@@ -58,10 +54,9 @@ enum odp_cm_owner_type {
 
 struct odp_listener {
 	enum odp_cm_owner_type	type;		/* ODP_CM_LISTENER; first */
-	struct odp_ctx		*ctx;
-	struct kref		ref;		/* ctx table + blocked callers */
+	struct odp_uobj		uobj;
 	struct odp_device	*dev;		/* a reference */
-	u32			handle;
+	struct ib_rdmacg_object	cg_obj;		/* charged while on dev */
 	struct list_head	dev_node;	/* on dev->listeners */
 	struct rdma_cm_id	*cm_id;		/* NULL once detached */
 	/* Protects pending and detached. */
@@ -99,6 +94,7 @@ struct odp_swqe {
 	u64			swap;
 	u32			length;		/* sum of the SGEs */
 	u32			done;		/* bytes sent, or read back */
+	bool			checked;	/* SGEs checked as a whole */
 	u32			num_sge;
 	struct odp_abi_sge	sge[] __counted_by(num_sge);
 };
@@ -127,10 +123,11 @@ struct odp_wire_buf {
 
 struct odp_qp {
 	enum odp_cm_owner_type	type;		/* ODP_CM_QP; first */
+	struct odp_uobj		uobj;
+	/* The owner; valid while the work item may run (until destroyed). */
 	struct odp_ctx		*ctx;
-	struct kref		ref;		/* ctx table + blocked callers */
-	u32			handle;
 	u32			qp_num;		/* ours, constant; not the kernel QP's */
+	/* Each a use until destroyed and a reference until freed. */
 	struct odp_pd		*pd;
 	struct odp_cq		*send_cq;
 	struct odp_cq		*recv_cq;
@@ -149,13 +146,16 @@ struct odp_qp {
 	 */
 	struct mutex		lock;
 	bool			detached;
-	struct odp_device	*dev;		/* a reference, once connecting */
+	struct odp_device	*dev;		/* a reference, until detached */
+	struct ib_rdmacg_object	cg_obj;		/* charged while on dev */
 	struct list_head	dev_node;	/* on dev->qps */
+	struct odp_listener	*accepting_on;	/* an accept waits there */
 	struct rdma_cm_id	*cm_id;
 	struct ib_cq		*ib_cq;
 	struct odp_wire_buf	*rx_bufs;	/* ODP_WIRE_RX_DEPTH of them */
 	struct completion	connected;	/* established or failed */
-	int			conn_status;
+	bool			conn_settled;	/* under wq_lock */
+	int			conn_status;	/* under wq_lock, then constant */
 
 	/*
 	 * Protects state and the queues below.  Taken in CQ callbacks
@@ -168,12 +168,34 @@ struct odp_qp {
 	struct list_head	rq;		/* posted receives */
 	u32			sq_count;	/* sq + sq_sent */
 	u32			rq_count;
-	struct list_head	rx_done;	/* messages to process */
-	bool			disconnected;	/* peer left: error once rx_done is done */
+	/*
+	 * Received messages to process: the peer's requests, handled in
+	 * order and stalled by a missing receive WR, and the responses to
+	 * ours, never stalled, so that the two directions are independent.
+	 */
+	struct list_head	rx_req;
+	struct list_head	rx_resp;
+	u32			rx_req_count;	/* on rx_req */
+	bool			disconnected;	/* peer left: error once rx is done */
 	bool			destroyed;	/* no more work, no more completions */
 	u32			tx_outstanding;	/* wire sends not completed */
 	wait_queue_head_t	tx_wq;		/* woken as wire sends complete */
 	u32			read_resp_done;	/* of the READ at rx head */
+
+	/* Request credits (see odp_wire.c); the work item's only. */
+	u32			req_sent;	/* request messages we sent */
+	u32			peer_consumed;	/* of those, the peer is done with */
+	u32			req_consumed;	/* requests we are done with */
+	u32			req_advertised;	/* req_consumed the peer was told */
+	/* The peer's data request under way (first message checked). */
+	struct odp_resp_wr {
+		bool		active;
+		u8		op;
+		u32		rkey;
+		u64		addr;	/* where the next message must land */
+		u32		left;	/* bytes still to come */
+		u32		total;
+	} resp_wr;
 
 	struct work_struct	work;		/* odp_qp_work() */
 };
@@ -190,6 +212,7 @@ enum odp_wire_op {
 	ODP_WIRE_ACK,		/* status: success or the error of the WR */
 	ODP_WIRE_READ_RESP,
 	ODP_WIRE_ATOMIC_RESP,
+	ODP_WIRE_CREDIT,	/* only carries hdr->consumed */
 };
 
 #define ODP_WIRE_FIRST		BIT(0)
@@ -199,7 +222,7 @@ struct odp_wire_hdr {
 	u8		op;		/* enum odp_wire_op */
 	u8		status;		/* enum odp_abi_wc_status, in ACK */
 	u8		flags;		/* ODP_WIRE_FIRST / LAST */
-	u8		reserved;
+	u8		reserved;	/* 0 */
 	__be32		imm;		/* as posted: already network order */
 	__be32		rkey;
 	__be32		length;		/* payload bytes of this message */
@@ -207,13 +230,19 @@ struct odp_wire_hdr {
 	__be64		compare_add;	/* atomics; ATOMIC_RESP: old value */
 	__be64		swap;
 	__be32		total;		/* bytes of the whole WR (READ: to read) */
-	__be32		reserved2;
+	__be32		consumed;	/* the sender's req_consumed */
 };
 
 #define ODP_WIRE_BUF_SIZE	16384
 #define ODP_WIRE_MAX_PAYLOAD	(ODP_WIRE_BUF_SIZE - sizeof(struct odp_wire_hdr))
 #define ODP_WIRE_RX_DEPTH	32
 #define ODP_WIRE_TX_DEPTH	32
+/*
+ * Request messages a side may have sent that the peer has not consumed:
+ * at most half of the peer's receive buffers hold requests, so responses
+ * (never stalled) always find one (see odp_wire.c).
+ */
+#define ODP_WIRE_REQ_CREDITS	(ODP_WIRE_RX_DEPTH / 2)
 
 /* odp_dev.c */
 int odp_dev_init(void);
@@ -221,19 +250,18 @@ void odp_dev_exit(void);
 struct odp_device *odp_device_get_by_name(const char *name);
 void odp_device_put(struct odp_device *dev);
 int odp_bind_device(struct odp_ctx *ctx, struct odp_abi_bind_device *cmd);
+int odp_rdmacg_charge(struct ib_rdmacg_object *obj, struct ib_device *ibdev);
+void odp_rdmacg_uncharge(struct ib_rdmacg_object *obj, struct ib_device *ibdev);
 
 /* odp_cq.c */
-int odp_cq_create(struct odp_ctx *ctx, struct odp_abi_create_cq *cmd);
-int odp_cq_destroy(struct odp_ctx *ctx, u32 handle);
+struct odp_uobj *odp_cq_create(struct odp_ctx *ctx,
+			       struct odp_abi_create_cq *cmd);
 int odp_cq_poll(struct odp_ctx *ctx, struct odp_abi_poll_cq *cmd);
 void odp_cq_push(struct odp_cq *cq, const struct odp_abi_wc *wc);
-void odp_cq_destroy_all(struct odp_ctx *ctx);
 
 /* odp_qp.c */
-int odp_qp_create(struct odp_ctx *ctx, struct odp_abi_create_qp *cmd);
-int odp_qp_destroy(struct odp_ctx *ctx, u32 handle);
-void odp_qp_destroy_all(struct odp_ctx *ctx);
-struct odp_qp *odp_qp_lookup(struct odp_ctx *ctx, u32 handle);
+struct odp_uobj *odp_qp_create(struct odp_ctx *ctx,
+			       struct odp_abi_create_qp *cmd);
 struct odp_qp *odp_qp_get(struct odp_ctx *ctx, u32 handle);
 void odp_qp_put(struct odp_qp *qp);
 int odp_post_send(struct odp_ctx *ctx, struct odp_abi_post *cmd);
@@ -246,9 +274,7 @@ void odp_qp_complete_recv(struct odp_qp *qp, struct odp_rwqe *wqe, u32 status,
 			  u32 opcode, u32 imm, bool with_imm);
 
 /* odp_cm.c */
-int odp_listen(struct odp_ctx *ctx, struct odp_abi_listen *cmd);
-int odp_listener_destroy(struct odp_ctx *ctx, u32 handle);
-void odp_listener_destroy_all(struct odp_ctx *ctx);
+struct odp_uobj *odp_listen(struct odp_ctx *ctx, struct odp_abi_listen *cmd);
 int odp_accept(struct odp_ctx *ctx, struct odp_abi_accept *cmd);
 int odp_connect(struct odp_ctx *ctx, struct odp_abi_connect *cmd);
 void odp_listeners_detach_device(struct odp_device *dev);
@@ -264,8 +290,11 @@ void odp_tx_linger(struct odp_qp *qp);
 struct odp_wire_buf *odp_tx_alloc(struct odp_qp *qp);
 void odp_tx_free(struct odp_wire_buf *tx);
 int odp_tx_post(struct odp_qp *qp, struct odp_wire_buf *tx);
+int odp_sge_check(struct odp_qp *qp, const struct odp_abi_sge *sge,
+		  u32 num_sge, u32 len, bool write);
 int odp_sge_copy(struct odp_qp *qp, const struct odp_abi_sge *sge,
 		 u32 num_sge, u32 offset, void *buf, u32 len, bool write);
+bool odp_credits_left(struct odp_qp *qp);
 u32 odp_sge_error_status(int err);
 
 static inline struct odp_wire_hdr *odp_wire_hdr(struct odp_wire_buf *buf)

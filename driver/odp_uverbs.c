@@ -5,6 +5,7 @@
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/nospec.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -49,21 +50,21 @@ static int odp_query_device(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 	return 0;
 }
 
-static int odp_alloc_pd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+static struct odp_uobj *odp_alloc_pd(struct odp_ctx *ctx,
+				     union odp_ioctl_arg *arg)
 {
-	if (arg->alloc_pd.reserved)
-		return -EINVAL;
-	return odp_pd_alloc(ctx, &arg->alloc_pd.pd_handle);
+	return odp_pd_alloc(ctx, &arg->alloc_pd);
 }
 
 static int odp_dealloc_pd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 {
 	if (arg->dealloc_pd.reserved)
 		return -EINVAL;
-	return odp_pd_dealloc(ctx, arg->dealloc_pd.pd_handle);
+	return odp_uobj_destroy(ctx, ODP_UOBJ_PD, arg->dealloc_pd.pd_handle);
 }
 
-static int odp_reg_mr(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+static struct odp_uobj *odp_reg_mr(struct odp_ctx *ctx,
+				   union odp_ioctl_arg *arg)
 {
 	return odp_mr_register(ctx, &arg->reg_mr);
 }
@@ -72,19 +73,7 @@ static int odp_dereg_mr(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 {
 	if (arg->dereg_mr.reserved)
 		return -EINVAL;
-	return odp_mr_deregister(ctx, arg->dereg_mr.mr_handle);
-}
-
-static int odp_check_mr_access(struct odp_mr *mr,
-			       const struct odp_abi_mr_access *cmd)
-{
-	if (cmd->dir > ODP_ABI_DIR_WRITE ||
-	    !odp_mr_contains(mr, cmd->iova, cmd->length))
-		return -EINVAL;
-	if (cmd->dir == ODP_ABI_DIR_WRITE &&
-	    !(mr->access & ODP_ABI_ACCESS_LOCAL_WRITE))
-		return -EACCES;
-	return 0;
+	return odp_uobj_destroy(ctx, ODP_UOBJ_MR, arg->dereg_mr.mr_handle);
 }
 
 /*
@@ -101,7 +90,7 @@ static int odp_mr_access_user(struct odp_mr *mr,
 	void *bounce;
 	int ret = 0;
 
-	bounce = kvmalloc(min_t(u64, left, ODP_BOUNCE_SIZE), GFP_KERNEL);
+	bounce = kvmalloc(min_t(u64, left, ODP_BOUNCE_SIZE), GFP_KERNEL_ACCOUNT);
 	if (!bounce)
 		return -ENOMEM;
 
@@ -129,12 +118,15 @@ static int odp_mr_access(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 	struct odp_mr *mr;
 	int ret;
 
-	mr = odp_mr_get_by_lkey(ctx, cmd->lkey);
-	if (!mr)
+	if (cmd->dir > ODP_ABI_DIR_WRITE)
 		return -EINVAL;
-	ret = odp_check_mr_access(mr, cmd);
-	if (!ret)
-		ret = odp_mr_access_user(mr, cmd);
+	mr = odp_mr_lookup(ctx, cmd->lkey, NULL,
+			   cmd->dir == ODP_ABI_DIR_WRITE ?
+			   ODP_ABI_ACCESS_LOCAL_WRITE : 0,
+			   cmd->iova, cmd->length, &ret);
+	if (!mr)
+		return ret;
+	ret = odp_mr_access_user(mr, cmd);
 	odp_mr_put(mr);
 	return ret;
 }
@@ -174,7 +166,8 @@ static int odp_bind_device_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 	return odp_bind_device(ctx, &arg->bind_device);
 }
 
-static int odp_create_cq(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+static struct odp_uobj *odp_create_cq(struct odp_ctx *ctx,
+				      union odp_ioctl_arg *arg)
 {
 	return odp_cq_create(ctx, &arg->create_cq);
 }
@@ -183,7 +176,7 @@ static int odp_destroy_cq(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 {
 	if (arg->destroy_cq.reserved)
 		return -EINVAL;
-	return odp_cq_destroy(ctx, arg->destroy_cq.cq_handle);
+	return odp_uobj_destroy(ctx, ODP_UOBJ_CQ, arg->destroy_cq.cq_handle);
 }
 
 static int odp_poll_cq(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
@@ -191,7 +184,8 @@ static int odp_poll_cq(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 	return odp_cq_poll(ctx, &arg->poll_cq);
 }
 
-static int odp_create_qp(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+static struct odp_uobj *odp_create_qp(struct odp_ctx *ctx,
+				      union odp_ioctl_arg *arg)
 {
 	return odp_qp_create(ctx, &arg->create_qp);
 }
@@ -200,10 +194,11 @@ static int odp_destroy_qp(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 {
 	if (arg->destroy_qp.reserved)
 		return -EINVAL;
-	return odp_qp_destroy(ctx, arg->destroy_qp.qp_handle);
+	return odp_uobj_destroy(ctx, ODP_UOBJ_QP, arg->destroy_qp.qp_handle);
 }
 
-static int odp_listen_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
+static struct odp_uobj *odp_listen_cmd(struct odp_ctx *ctx,
+				       union odp_ioctl_arg *arg)
 {
 	return odp_listen(ctx, &arg->listen);
 }
@@ -212,7 +207,8 @@ static int odp_destroy_listen(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 {
 	if (arg->destroy_listen.reserved)
 		return -EINVAL;
-	return odp_listener_destroy(ctx, arg->destroy_listen.listen_handle);
+	return odp_uobj_destroy(ctx, ODP_UOBJ_LISTENER,
+				arg->destroy_listen.listen_handle);
 }
 
 static int odp_accept_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
@@ -225,87 +221,115 @@ static int odp_connect_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 	return odp_connect(ctx, &arg->connect);
 }
 
-/* Posting takes ctx->lock: the QP cannot be destroyed meanwhile. */
 static int odp_post_send_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 {
-	int ret;
-
 	if (arg->post.reserved)
 		return -EINVAL;
-	mutex_lock(&ctx->lock);
-	ret = odp_post_send(ctx, &arg->post);
-	mutex_unlock(&ctx->lock);
-	return ret;
+	return odp_post_send(ctx, &arg->post);
 }
 
 static int odp_post_recv_cmd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 {
-	int ret;
-
 	if (arg->post.reserved)
 		return -EINVAL;
-	mutex_lock(&ctx->lock);
-	ret = odp_post_recv(ctx, &arg->post);
-	mutex_unlock(&ctx->lock);
-	return ret;
+	return odp_post_recv(ctx, &arg->post);
 }
 
-/* Undo a create whose result could not be copied out: no orphans. */
-static void odp_undo_alloc_pd(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
-{
-	odp_pd_dealloc(ctx, arg->alloc_pd.pd_handle);
-}
-
-static void odp_undo_reg_mr(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
-{
-	odp_mr_deregister(ctx, arg->reg_mr.mr_handle);
-}
-
-static void odp_undo_create_cq(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
-{
-	odp_cq_destroy(ctx, arg->create_cq.cq_handle);
-}
-
-static void odp_undo_create_qp(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
-{
-	odp_qp_destroy(ctx, arg->create_qp.qp_handle);
-}
-
-static void odp_undo_listen(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
-{
-	odp_listener_destroy(ctx, arg->listen.listen_handle);
-}
-
+/*
+ * A command either acts on what exists (fn) or builds a new object
+ * (create), which becomes visible only once its handle reached the caller.
+ */
 struct odp_ioctl_handler {
 	unsigned int	cmd;
 	int		(*fn)(struct odp_ctx *ctx, union odp_ioctl_arg *arg);
-	void		(*undo)(struct odp_ctx *ctx, union odp_ioctl_arg *arg);
+	struct odp_uobj	*(*create)(struct odp_ctx *ctx, union odp_ioctl_arg *arg);
 	/* Copy the result out on failure too (bad_wr of posts). */
 	bool		out_on_error;
 };
 
 static const struct odp_ioctl_handler odp_ioctls[] = {
-	[_IOC_NR(ODP_IOC_QUERY_DEVICE)] = { ODP_IOC_QUERY_DEVICE, odp_query_device, NULL },
-	[_IOC_NR(ODP_IOC_ALLOC_PD)] = { ODP_IOC_ALLOC_PD, odp_alloc_pd, odp_undo_alloc_pd },
-	[_IOC_NR(ODP_IOC_DEALLOC_PD)] = { ODP_IOC_DEALLOC_PD, odp_dealloc_pd, NULL },
-	[_IOC_NR(ODP_IOC_REG_MR)] = { ODP_IOC_REG_MR, odp_reg_mr, odp_undo_reg_mr },
-	[_IOC_NR(ODP_IOC_DEREG_MR)] = { ODP_IOC_DEREG_MR, odp_dereg_mr, NULL },
-	[_IOC_NR(ODP_IOC_MR_ACCESS)] = { ODP_IOC_MR_ACCESS, odp_mr_access, NULL },
-	[_IOC_NR(ODP_IOC_ADVISE_MR)] = { ODP_IOC_ADVISE_MR, odp_advise_mr, NULL },
-	[_IOC_NR(ODP_IOC_QUERY_STATS)] = { ODP_IOC_QUERY_STATS, odp_query_stats, NULL },
-	[_IOC_NR(ODP_IOC_BIND_DEVICE)] = { ODP_IOC_BIND_DEVICE, odp_bind_device_cmd, NULL },
-	[_IOC_NR(ODP_IOC_CREATE_CQ)] = { ODP_IOC_CREATE_CQ, odp_create_cq, odp_undo_create_cq },
-	[_IOC_NR(ODP_IOC_DESTROY_CQ)] = { ODP_IOC_DESTROY_CQ, odp_destroy_cq, NULL },
-	[_IOC_NR(ODP_IOC_POLL_CQ)] = { ODP_IOC_POLL_CQ, odp_poll_cq, NULL, true },
-	[_IOC_NR(ODP_IOC_CREATE_QP)] = { ODP_IOC_CREATE_QP, odp_create_qp, odp_undo_create_qp },
-	[_IOC_NR(ODP_IOC_DESTROY_QP)] = { ODP_IOC_DESTROY_QP, odp_destroy_qp, NULL },
-	[_IOC_NR(ODP_IOC_LISTEN)] = { ODP_IOC_LISTEN, odp_listen_cmd, odp_undo_listen },
-	[_IOC_NR(ODP_IOC_DESTROY_LISTEN)] = { ODP_IOC_DESTROY_LISTEN, odp_destroy_listen, NULL },
-	[_IOC_NR(ODP_IOC_ACCEPT)] = { ODP_IOC_ACCEPT, odp_accept_cmd, NULL },
-	[_IOC_NR(ODP_IOC_CONNECT)] = { ODP_IOC_CONNECT, odp_connect_cmd, NULL },
-	[_IOC_NR(ODP_IOC_POST_SEND)] = { ODP_IOC_POST_SEND, odp_post_send_cmd, NULL, true },
-	[_IOC_NR(ODP_IOC_POST_RECV)] = { ODP_IOC_POST_RECV, odp_post_recv_cmd, NULL, true },
+	[_IOC_NR(ODP_IOC_QUERY_DEVICE)] = {
+		.cmd = ODP_IOC_QUERY_DEVICE, .fn = odp_query_device,
+	},
+	[_IOC_NR(ODP_IOC_ALLOC_PD)] = {
+		.cmd = ODP_IOC_ALLOC_PD, .create = odp_alloc_pd,
+	},
+	[_IOC_NR(ODP_IOC_DEALLOC_PD)] = {
+		.cmd = ODP_IOC_DEALLOC_PD, .fn = odp_dealloc_pd,
+	},
+	[_IOC_NR(ODP_IOC_REG_MR)] = {
+		.cmd = ODP_IOC_REG_MR, .create = odp_reg_mr,
+	},
+	[_IOC_NR(ODP_IOC_DEREG_MR)] = {
+		.cmd = ODP_IOC_DEREG_MR, .fn = odp_dereg_mr,
+	},
+	[_IOC_NR(ODP_IOC_MR_ACCESS)] = {
+		.cmd = ODP_IOC_MR_ACCESS, .fn = odp_mr_access,
+	},
+	[_IOC_NR(ODP_IOC_ADVISE_MR)] = {
+		.cmd = ODP_IOC_ADVISE_MR, .fn = odp_advise_mr,
+	},
+	[_IOC_NR(ODP_IOC_QUERY_STATS)] = {
+		.cmd = ODP_IOC_QUERY_STATS, .fn = odp_query_stats,
+	},
+	[_IOC_NR(ODP_IOC_BIND_DEVICE)] = {
+		.cmd = ODP_IOC_BIND_DEVICE, .fn = odp_bind_device_cmd,
+	},
+	[_IOC_NR(ODP_IOC_CREATE_CQ)] = {
+		.cmd = ODP_IOC_CREATE_CQ, .create = odp_create_cq,
+	},
+	[_IOC_NR(ODP_IOC_DESTROY_CQ)] = {
+		.cmd = ODP_IOC_DESTROY_CQ, .fn = odp_destroy_cq,
+	},
+	[_IOC_NR(ODP_IOC_POLL_CQ)] = {
+		.cmd = ODP_IOC_POLL_CQ, .fn = odp_poll_cq,
+		.out_on_error = true,
+	},
+	[_IOC_NR(ODP_IOC_CREATE_QP)] = {
+		.cmd = ODP_IOC_CREATE_QP, .create = odp_create_qp,
+	},
+	[_IOC_NR(ODP_IOC_DESTROY_QP)] = {
+		.cmd = ODP_IOC_DESTROY_QP, .fn = odp_destroy_qp,
+	},
+	[_IOC_NR(ODP_IOC_LISTEN)] = {
+		.cmd = ODP_IOC_LISTEN, .create = odp_listen_cmd,
+	},
+	[_IOC_NR(ODP_IOC_DESTROY_LISTEN)] = {
+		.cmd = ODP_IOC_DESTROY_LISTEN, .fn = odp_destroy_listen,
+	},
+	[_IOC_NR(ODP_IOC_ACCEPT)] = {
+		.cmd = ODP_IOC_ACCEPT, .fn = odp_accept_cmd,
+	},
+	[_IOC_NR(ODP_IOC_CONNECT)] = {
+		.cmd = ODP_IOC_CONNECT, .fn = odp_connect_cmd,
+	},
+	[_IOC_NR(ODP_IOC_POST_SEND)] = {
+		.cmd = ODP_IOC_POST_SEND, .fn = odp_post_send_cmd,
+		.out_on_error = true,
+	},
+	[_IOC_NR(ODP_IOC_POST_RECV)] = {
+		.cmd = ODP_IOC_POST_RECV, .fn = odp_post_recv_cmd,
+		.out_on_error = true,
+	},
 };
+
+/* Build, copy the result out, and only then publish (or throw away). */
+static int odp_ioctl_create(struct odp_ctx *ctx,
+			    const struct odp_ioctl_handler *h,
+			    union odp_ioctl_arg *buf, void __user *uarg,
+			    size_t len)
+{
+	struct odp_uobj *uobj = h->create(ctx, buf);
+
+	if (IS_ERR(uobj))
+		return PTR_ERR(uobj);
+	if (copy_to_user(uarg, buf, len)) {
+		odp_uobj_abort(ctx, uobj);
+		return -EFAULT;
+	}
+	odp_uobj_commit(ctx, uobj);
+	return 0;
+}
 
 long odp_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
@@ -320,8 +344,8 @@ long odp_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	nr = _IOC_NR(cmd);
 	if (_IOC_TYPE(cmd) != ODP_IOC_MAGIC || nr >= ARRAY_SIZE(odp_ioctls))
 		return -ENOTTY;
-	h = &odp_ioctls[nr];
-	if (!h->fn || _IOC_DIR(cmd) != _IOC_DIR(h->cmd))
+	h = &odp_ioctls[array_index_nospec(nr, ARRAY_SIZE(odp_ioctls))];
+	if (!h->cmd || _IOC_DIR(cmd) != _IOC_DIR(h->cmd))
 		return -ENOTTY;
 	/* Version 1 of every struct is the oldest there is. */
 	ksize = _IOC_SIZE(h->cmd);
@@ -339,15 +363,14 @@ long odp_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 			return ret;
 	}
 
+	if (h->create)
+		return odp_ioctl_create(ctx, h, &buf, uarg, min(usize, ksize));
+
 	ret = h->fn(ctx, &buf);
 	if (ret && !h->out_on_error)
 		return ret;
-
 	if ((_IOC_DIR(cmd) & _IOC_READ) &&
-	    copy_to_user(uarg, &buf, min(usize, ksize))) {
-		if (!ret && h->undo)
-			h->undo(ctx, &buf);
+	    copy_to_user(uarg, &buf, min(usize, ksize)))
 		return -EFAULT;
-	}
 	return ret;
 }

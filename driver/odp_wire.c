@@ -11,6 +11,8 @@
  * executing a message may fault pages in.
  */
 #include <linux/dma-mapping.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #include "odp_transport.h"
@@ -70,10 +72,10 @@ struct odp_wire_buf *odp_tx_alloc(struct odp_qp *qp)
 {
 	struct odp_wire_buf *tx;
 
-	tx = kzalloc(sizeof(*tx), GFP_KERNEL);
+	tx = kzalloc(sizeof(*tx), GFP_KERNEL_ACCOUNT);
 	if (!tx)
 		return NULL;
-	tx->data = kzalloc(ODP_WIRE_BUF_SIZE, GFP_KERNEL);
+	tx->data = kzalloc(ODP_WIRE_BUF_SIZE, GFP_KERNEL_ACCOUNT);
 	if (!tx->data) {
 		kfree(tx);
 		return NULL;
@@ -118,6 +120,9 @@ int odp_tx_post(struct odp_qp *qp, struct odp_wire_buf *tx)
 	};
 	int ret;
 
+	/* Every message tells the peer how many of its requests we are done with. */
+	odp_wire_hdr(tx)->consumed = cpu_to_be32(qp->req_consumed);
+	qp->req_advertised = qp->req_consumed;
 	tx->len = sizeof(struct odp_wire_hdr) +
 		  be32_to_cpu(odp_wire_hdr(tx)->length);
 	tx->cqe.done = odp_tx_done;
@@ -162,11 +167,25 @@ static int odp_rx_post(struct odp_qp *qp, struct odp_wire_buf *rx)
 	return ib_post_recv(qp->cm_id->qp, &wr, NULL);
 }
 
+static bool odp_wire_op_is_response(u8 op)
+{
+	return op == ODP_WIRE_ACK || op == ODP_WIRE_READ_RESP ||
+	       op == ODP_WIRE_ATOMIC_RESP || op == ODP_WIRE_CREDIT;
+}
+
+/* A request of the peer (anything too short to tell is checked later). */
+static bool odp_rx_is_request(struct odp_wire_buf *rx)
+{
+	return rx->len >= sizeof(struct odp_wire_hdr) &&
+	       !odp_wire_op_is_response(odp_wire_hdr(rx)->op);
+}
+
 static void odp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct odp_wire_buf *rx = container_of(wc->wr_cqe, struct odp_wire_buf,
 					       cqe);
 	struct odp_qp *qp = rx->qp;
+	bool over = false;
 
 	if (wc->status != IB_WC_SUCCESS) {
 		if (wc->status != IB_WC_WR_FLUSH_ERR)
@@ -178,10 +197,20 @@ static void odp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	rx->len = wc->byte_len;
 	/* The peer may send as soon as it is connected, before we know. */
 	spin_lock_bh(&qp->wq_lock);
-	if (qp->state == ODP_QPS_RTS || qp->state == ODP_QPS_CONNECTING)
-		list_add_tail(&rx->node, &qp->rx_done);
+	if (qp->state == ODP_QPS_RTS || qp->state == ODP_QPS_CONNECTING) {
+		if (odp_rx_is_request(rx)) {
+			list_add_tail(&rx->node, &qp->rx_req);
+			over = ++qp->rx_req_count > ODP_WIRE_REQ_CREDITS + 1;
+		} else {
+			list_add_tail(&rx->node, &qp->rx_resp);
+		}
+	}
 	spin_unlock_bh(&qp->wq_lock);
-	odp_qp_kick(qp);
+	/* More requests than credits granted: a broken or hostile peer. */
+	if (over)
+		odp_qp_set_error(qp);
+	else
+		odp_qp_kick(qp);
 }
 
 static void odp_qp_async_event(struct ib_event *event, void *context)
@@ -220,14 +249,14 @@ static int odp_rx_bufs_alloc(struct odp_qp *qp)
 	int i;
 
 	qp->rx_bufs = kcalloc(ODP_WIRE_RX_DEPTH, sizeof(*qp->rx_bufs),
-			      GFP_KERNEL);
+			      GFP_KERNEL_ACCOUNT);
 	if (!qp->rx_bufs)
 		return -ENOMEM;
 	for (i = 0; i < ODP_WIRE_RX_DEPTH; i++) {
 		struct odp_wire_buf *rx = &qp->rx_bufs[i];
 
 		rx->qp = qp;
-		rx->data = kmalloc(ODP_WIRE_BUF_SIZE, GFP_KERNEL);
+		rx->data = kmalloc(ODP_WIRE_BUF_SIZE, GFP_KERNEL_ACCOUNT);
 		if (!rx->data)
 			return -ENOMEM;
 		rx->dma = ib_dma_map_single(ibdev, rx->data, ODP_WIRE_BUF_SIZE,
@@ -288,7 +317,9 @@ void odp_wire_teardown(struct odp_qp *qp)
 	struct ib_device *ibdev = qp->dev ? odp_qp_ibdev(qp) : NULL;
 
 	spin_lock_bh(&qp->wq_lock);
-	INIT_LIST_HEAD(&qp->rx_done);
+	INIT_LIST_HEAD(&qp->rx_req);
+	INIT_LIST_HEAD(&qp->rx_resp);
+	qp->rx_req_count = 0;
 	spin_unlock_bh(&qp->wq_lock);
 
 	if (qp->ib_cq) {
@@ -309,57 +340,128 @@ static enum odp_qp_state odp_qp_state(struct odp_qp *qp)
 	return state;
 }
 
-static struct odp_wire_buf *odp_rx_peek(struct odp_qp *qp)
+static struct odp_wire_buf *odp_rx_peek(struct odp_qp *qp,
+					struct list_head *list)
 {
 	struct odp_wire_buf *rx;
 
 	spin_lock_bh(&qp->wq_lock);
-	rx = list_first_entry_or_null(&qp->rx_done, struct odp_wire_buf, node);
+	rx = list_first_entry_or_null(list, struct odp_wire_buf, node);
 	spin_unlock_bh(&qp->wq_lock);
 	return rx;
 }
 
-static bool odp_wire_op_is_response(u8 op)
+/* Done with @rx: give the buffer back to the kernel QP. */
+static void odp_rx_recycle(struct odp_qp *qp, struct odp_wire_buf *rx,
+			   bool request)
 {
-	return op == ODP_WIRE_ACK || op == ODP_WIRE_READ_RESP ||
-	       op == ODP_WIRE_ATOMIC_RESP;
+	spin_lock_bh(&qp->wq_lock);
+	list_del(&rx->node);
+	if (request)
+		qp->rx_req_count--;
+	spin_unlock_bh(&qp->wq_lock);
+	if (odp_rx_post(qp, rx))
+		odp_qp_set_error(qp);
+}
+
+/*
+ * The header fields every message must get right, and the peer's count of
+ * our requests it is done with (it can only grow, and not past what we
+ * sent).
+ */
+static bool odp_rx_check(struct odp_qp *qp, struct odp_wire_buf *rx)
+{
+	struct odp_wire_hdr *hdr = odp_wire_hdr(rx);
+	u32 consumed;
+
+	if (rx->len < sizeof(*hdr) || hdr->reserved ||
+	    be32_to_cpu(hdr->length) > rx->len - sizeof(*hdr))
+		return false;
+	consumed = be32_to_cpu(hdr->consumed);
+	if (consumed - qp->peer_consumed > qp->req_sent - qp->peer_consumed)
+		return false;
+	qp->peer_consumed = consumed;
+	return true;
 }
 
 static enum odp_rx_result odp_rx_one(struct odp_qp *qp,
 				     struct odp_wire_buf *rx)
 {
-	struct odp_wire_hdr *hdr = odp_wire_hdr(rx);
+	u8 op = odp_wire_hdr(rx)->op;
 
-	if (rx->len < sizeof(*hdr) ||
-	    be32_to_cpu(hdr->length) > rx->len - sizeof(*hdr)) {
+	if (!odp_rx_check(qp, rx)) {
 		/* Not ours, or broken: nothing sane to answer. */
 		odp_qp_set_error(qp);
 		return ODP_RX_ERROR;
 	}
-	if (odp_wire_op_is_response(hdr->op))
+	if (op == ODP_WIRE_CREDIT)
+		return ODP_RX_DONE;
+	if (odp_wire_op_is_response(op))
 		return odp_requester_response(qp, rx);
 	return odp_responder_request(qp, rx);
 }
 
-/* Handle received messages in order until stalled or out of them. */
+/*
+ * Handle received messages until stalled or out of them: first the
+ * responses to our requests, which never wait, then the peer's requests in
+ * order (a SEND may wait for a receive WR, and what came after it waits
+ * behind it, as on an RC QP; our own requests do not).
+ */
 static bool odp_qp_process_rx(struct odp_qp *qp)
 {
 	struct odp_wire_buf *rx;
 	bool progress = false;
 
-	while (odp_qp_state(qp) == ODP_QPS_RTS && (rx = odp_rx_peek(qp))) {
-		enum odp_rx_result res = odp_rx_one(qp, rx);
+	while (odp_qp_state(qp) == ODP_QPS_RTS &&
+	       (rx = odp_rx_peek(qp, &qp->rx_resp))) {
+		if (odp_rx_one(qp, rx) != ODP_RX_DONE)
+			return progress;
+		odp_rx_recycle(qp, rx, false);
+		progress = true;
+	}
+	while (odp_qp_state(qp) == ODP_QPS_RTS &&
+	       (rx = odp_rx_peek(qp, &qp->rx_req))) {
+		u32 consumed = qp->req_consumed;
 
-		if (res != ODP_RX_DONE)
+		if (odp_rx_one(qp, rx) != ODP_RX_DONE)
 			break;
-		spin_lock_bh(&qp->wq_lock);
-		list_del(&rx->node);
-		spin_unlock_bh(&qp->wq_lock);
-		if (odp_rx_post(qp, rx))
-			odp_qp_set_error(qp);
+		/* Answered requests were counted before the answer went out. */
+		if (qp->req_consumed == consumed)
+			qp->req_consumed++;
+		odp_rx_recycle(qp, rx, true);
 		progress = true;
 	}
 	return progress;
+}
+
+/*
+ * Credits: a side sends a request message only while fewer than
+ * ODP_WIRE_REQ_CREDITS of its request messages are not yet consumed by the
+ * peer, which says how many it consumed in every message it sends.  When
+ * nothing else went out to say it, a CREDIT message does, so that a
+ * requester waiting for credits is never forgotten.
+ */
+static void odp_qp_return_credits(struct odp_qp *qp)
+{
+	struct odp_wire_buf *tx;
+
+	if (qp->req_consumed == qp->req_advertised ||
+	    odp_qp_state(qp) != ODP_QPS_RTS || !odp_tx_reserve(qp))
+		return;
+	tx = odp_tx_alloc(qp);
+	if (!tx) {
+		odp_tx_unreserve(qp);
+		odp_qp_set_error(qp);
+		return;
+	}
+	odp_wire_hdr(tx)->op = ODP_WIRE_CREDIT;
+	if (odp_tx_post(qp, tx))
+		odp_qp_set_error(qp);
+}
+
+bool odp_credits_left(struct odp_qp *qp)
+{
+	return qp->req_sent - qp->peer_consumed < ODP_WIRE_REQ_CREDITS;
 }
 
 /*
@@ -380,20 +482,25 @@ static void odp_qp_check_disconnected(struct odp_qp *qp)
 void odp_qp_work(struct work_struct *work)
 {
 	struct odp_qp *qp = container_of(work, struct odp_qp, work);
+	struct mem_cgroup *old_memcg;
 	bool progress;
 
 	if (READ_ONCE(qp->destroyed))
 		return;
+	/* Wire buffers and translations are the QP owner's memory. */
+	old_memcg = set_active_memcg(qp->ctx->memcg);
 	do {
 		progress = odp_qp_process_rx(qp);
 		while (odp_qp_state(qp) == ODP_QPS_RTS &&
 		       odp_requester_step(qp))
 			progress = true;
 	} while (progress);
+	odp_qp_return_credits(qp);
 
 	odp_qp_check_disconnected(qp);
 	if (odp_qp_state(qp) == ODP_QPS_ERROR)
 		odp_qp_flush(qp);
+	set_active_memcg(old_memcg);
 }
 
 /* Complete every WR left with WR_FLUSH_ERR, in order. */
@@ -430,6 +537,35 @@ static void odp_qp_flush(struct odp_qp *qp)
 }
 
 /*
+ * Check the first @len bytes of an SGE list as a whole before any byte
+ * moves: every SGE that holds some of them names an MR of the QP's PD that
+ * contains that part and grants local write if @write.
+ * Return: 0, -EINVAL (bad lkey, PD or bounds) or -EACCES.
+ */
+int odp_sge_check(struct odp_qp *qp, const struct odp_abi_sge *sge,
+		  u32 num_sge, u32 len, bool write)
+{
+	u32 access = write ? ODP_ABI_ACCESS_LOCAL_WRITE : 0;
+	u32 i;
+
+	for (i = 0; i < num_sge && len; i++) {
+		u32 n = min(len, sge[i].length);
+		struct odp_mr *mr;
+		int ret;
+
+		if (!n)
+			continue;
+		mr = odp_mr_lookup(qp->ctx, sge[i].lkey, qp->pd, access,
+				   sge[i].addr, n, &ret);
+		if (!mr)
+			return ret;
+		odp_mr_put(mr);
+		len -= n;
+	}
+	return len ? -EINVAL : 0;
+}
+
+/*
  * Copy @len bytes between @buf and the SGE list from byte @offset on,
  * through each SGE's MR (on the QP's PD), faulting as needed.
  * Return: 0, -EINVAL (bad lkey or bounds), -EACCES, or a fault error.
@@ -437,6 +573,7 @@ static void odp_qp_flush(struct odp_qp *qp)
 int odp_sge_copy(struct odp_qp *qp, const struct odp_abi_sge *sge,
 		 u32 num_sge, u32 offset, void *buf, u32 len, bool write)
 {
+	u32 access = write ? ODP_ABI_ACCESS_LOCAL_WRITE : 0;
 	u32 i;
 
 	for (i = 0; i < num_sge && len; i++) {
@@ -449,16 +586,12 @@ int odp_sge_copy(struct odp_qp *qp, const struct odp_abi_sge *sge,
 			continue;
 		}
 		n = min(len, sge[i].length - offset);
-		mr = odp_mr_get_in_pd(qp->ctx, sge[i].lkey, qp->pd->handle);
+		mr = odp_mr_lookup(qp->ctx, sge[i].lkey, qp->pd, access,
+				   sge[i].addr + offset, n, &ret);
 		if (!mr)
-			return -EINVAL;
-		if (!odp_mr_contains(mr, sge[i].addr + offset, n))
-			ret = -EINVAL;
-		else if (write && !(mr->access & ODP_ABI_ACCESS_LOCAL_WRITE))
-			ret = -EACCES;
-		else
-			ret = odp_mr_access_kernel(mr, sge[i].addr + offset,
-						   buf, n, write);
+			return ret;
+		ret = odp_mr_access_kernel(mr, sge[i].addr + offset, buf, n,
+					   write);
 		odp_mr_put(mr);
 		if (ret)
 			return ret;
