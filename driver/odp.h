@@ -14,6 +14,7 @@
 #ifndef ODP_H
 #define ODP_H
 
+#include <linux/jump_label.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mmu_notifier.h>
@@ -215,15 +216,22 @@ bool odp_mr_contains(struct odp_mr *mr, u64 iova, u64 length);
 /* odp_fault.c */
 int odp_mr_fault(struct odp_mr *mr, unsigned long start, unsigned long end,
 		 unsigned int flags);
-void odp_retry_hook_init(struct dentry *dir);
 
-/* Where the debugfs retry hook can park (debug only). */
+/* odp_retry_hook.c: where the debugfs retry hook can park (tests only). */
 enum odp_hook_point {
 	ODP_HOOK_FAULT,		/* between hmm_range_fault() and read_retry */
 	ODP_HOOK_INFLIGHT,	/* a device access holding its pages */
 };
 
+DECLARE_STATIC_KEY_FALSE(odp_retry_hook_key);
 void odp_retry_hook(enum odp_hook_point point);
+void odp_retry_hook_init(struct dentry *dir);
+
+static inline void odp_retry_hook_maybe(enum odp_hook_point point)
+{
+	if (static_branch_unlikely(&odp_retry_hook_key))
+		odp_retry_hook(point);
+}
 
 /* odp_inval.c */
 extern const struct mmu_interval_notifier_ops odp_mr_notifier_ops;

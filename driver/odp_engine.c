@@ -172,7 +172,7 @@ int odp_mr_access_kernel(struct odp_mr *mr, u64 iova, void *buf, size_t len,
 		}
 		n = min_t(size_t, len - done,
 			  held * PAGE_SIZE - offset_in_page(iova));
-		odp_retry_hook(ODP_HOOK_INFLIGHT);
+		odp_retry_hook_maybe(ODP_HOOK_INFLIGHT);
 		odp_copy_pages(pages, offset_in_page(iova), buf + done, n,
 			       write);
 		odp_mr_end_access(mr, &inf);

@@ -12,6 +12,9 @@
 
 #include "odp.h"
 
+/* Entries dropped between two chances to reschedule. */
+#define ODP_ZAP_BATCH	1024
+
 /*
  * Events that only take write permission away from pages that stay where
  * they are: fork's copy-on-write protection and writeback's mkclean
@@ -19,6 +22,15 @@
  * keep reading through its entries; only writes must fault again.  Every
  * other event (unmap, madvise, migration, mprotect - which may remove read
  * access too -, exclusive access, release) drops the entries.
+ *
+ * This rests on an assumption about the core mm, checked against 6.1 and
+ * 6.12: a PROTECTION_PAGE or SOFT_DIRTY invalidation never changes which
+ * page backs an address, and whatever changes it later (the COW break
+ * after fork, migration, reclaim, truncation) sends an invalidation of its
+ * own (CLEAR, MIGRATE, UNMAP), which drops the read-only entry too.  If a
+ * kernel ever replaced pages under PROTECTION_PAGE, keeping read entries
+ * would let the device read a page the process no longer maps: treat the
+ * event like any other then.
  */
 static bool odp_event_write_protects(enum mmu_notifier_event event)
 {
@@ -28,11 +40,13 @@ static bool odp_event_write_protects(enum mmu_notifier_event event)
 
 /*
  * Drop or write-protect the entries of pages [start, end).  Caller holds
- * mr->lock.  Never sleeps or allocates: it runs in non-blockable
- * invalidations too.  Returns the number of entries changed.
+ * mr->lock.  Never allocates, and sleeps (to reschedule) only if
+ * @blockable: it runs in non-blockable invalidations too.  Returns the
+ * number of entries changed.
  */
 static unsigned long odp_mr_zap_range(struct odp_mr *mr, unsigned long start,
-				      unsigned long end, bool write_protect)
+				      unsigned long end, bool write_protect,
+				      bool blockable)
 {
 	XA_STATE(xas, &mr->pt, (start - mr->page_start) >> PAGE_SHIFT);
 	unsigned long last = ((end - mr->page_start) >> PAGE_SHIFT) - 1;
@@ -51,6 +65,13 @@ static unsigned long odp_mr_zap_range(struct odp_mr *mr, unsigned long start,
 			xas_store(&xas, NULL);
 		}
 		changed++;
+		/* Unmapping gigabytes: let others run (mr->lock stays). */
+		if (blockable && !(changed % ODP_ZAP_BATCH)) {
+			xas_pause(&xas);
+			xas_unlock(&xas);
+			cond_resched();
+			xas_lock(&xas);
+		}
 	}
 	xas_unlock(&xas);
 
@@ -87,7 +108,8 @@ static bool odp_mr_invalidate(struct mmu_interval_notifier *mni,
 
 	/* From here on, every fault that walked the old page table retries. */
 	mmu_interval_set_seq(mni, cur_seq);
-	odp_mr_zap_range(mr, start, end, odp_event_write_protects(range->event));
+	odp_mr_zap_range(mr, start, end, odp_event_write_protects(range->event),
+			 blockable);
 
 	/* New accesses need mr->lock; wait for those that looked up before. */
 	if (blockable)
@@ -116,6 +138,6 @@ const struct mmu_interval_notifier_ops odp_mr_notifier_ops = {
 void odp_mr_zap_all(struct odp_mr *mr)
 {
 	mutex_lock(&mr->lock);
-	odp_mr_zap_range(mr, mr->page_start, mr->page_end, false);
+	odp_mr_zap_range(mr, mr->page_start, mr->page_end, false, true);
 	mutex_unlock(&mr->lock);
 }

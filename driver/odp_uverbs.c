@@ -3,6 +3,7 @@
  * odp: ioctl dispatch.  Copy in, check, call the object layer, copy out.
  * See Documentation/ABI.md for how argument structs grow.
  */
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/nospec.h>
@@ -143,6 +144,9 @@ static int odp_query_stats(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 	struct odp_mr *mr = NULL;
 	u32 i, n;
 
+	/* Device-wide counts would tell one user what others do. */
+	if (cmd->mr_handle == ODP_ABI_STATS_DEVICE && !capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	if (cmd->mr_handle != ODP_ABI_STATS_DEVICE) {
 		mr = odp_mr_get_by_handle(ctx, cmd->mr_handle);
 		if (!mr)
