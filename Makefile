@@ -106,8 +106,9 @@ lint: kernel
 clean:
 	@if [ -n "$(KVER)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(CURDIR)/driver clean; fi
-	rm -f driver/*.o driver/.*.o driver/*.ko driver/.*.cmd driver/*.mod driver/*.mod.c \
-		driver/Module.symvers driver/modules.order
+	rm -f driver/*/*.o driver/*/.*.o driver/*/*.ko driver/.*.cmd driver/*/.*.cmd \
+		driver/*/*.mod driver/*/*.mod.c driver/Module.symvers driver/modules.order \
+		driver/*/modules.order
 	-@[ ! -f libodp/Makefile ] || $(MAKE) -C libodp clean
 	-@[ ! -f tests/progs/Makefile ] || $(MAKE) -C tests/progs clean
 	-@[ ! -f examples/Makefile ] || $(MAKE) -C examples clean

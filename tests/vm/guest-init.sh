@@ -45,7 +45,7 @@ if [ -z "$ODP_OUT" ] || ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512
 	busybox poweroff -f
 fi
 # shellcheck source=/dev/null
-. "$ODP_OUT/vm.env"	# ODP_REPO ODP_KVER ODP_KROOT ODP_TIMEOUT ODP_MODULE ODP_NET_ADDR
+. "$ODP_OUT/vm.env"	# ODP_REPO ODP_KVER ODP_KROOT ODP_TIMEOUT ODP_MODULES ODP_NET_ADDR
 export ODP_OUT ODP_REPO ODP_KVER ODP_VM=1
 
 setup_failed() {
@@ -108,21 +108,28 @@ rdma link add rxe0 type rxe netdev $netdev || setup_failed "rdma link add rxe0 t
 [ -c /dev/infiniband/uverbs0 ] || setup_failed "no /dev/infiniband/uverbs0"
 log "rxe0 up on $netdev"
 
-# --- the module under test --------------------------------------------------
-modname=
-if [ -n "${ODP_MODULE:-}" ]; then
-	modname=${ODP_MODULE##*/}
+# --- the modules under test -----------------------------------------------
+# ODP_MODULES: ours, in load order; what they need from the kernel comes by
+# modprobe, what they need of each other by the order.
+ours=
+for m in ${ODP_MODULES:-}; do n=${m##*/}; ours="$ours ${n%.ko}"; done
+loaded=
+for m in ${ODP_MODULES:-}; do
+	modname=${m##*/}
 	modname=${modname%.ko}
-	deps=$(modinfo -F depends "$ODP_MODULE")
-	[ -z "$deps" ] || modprobe -a ${deps//,/ } || setup_failed "modprobe $deps (needed by $modname)"
-	insmod "$ODP_MODULE" || setup_failed "insmod $ODP_MODULE"
+	for dep in $(modinfo -F depends "$m" | tr , ' '); do
+		case " $ours " in *" $dep "*) continue ;; esac
+		modprobe "$dep" || setup_failed "modprobe $dep (needed by $modname)"
+	done
+	insmod "$m" || setup_failed "insmod $m"
+	loaded="$modname $loaded"	# unloaded in reverse order
 	if [ "$modname" = odp ]; then
 		for _ in {1..50}; do [ -c /dev/odp ] && break; sleep 0.1; done
 		[ -c /dev/odp ] || setup_failed "odp.ko loaded but /dev/odp did not appear"
 		chmod 0666 /dev/odp
 	fi
 	log "$modname loaded"
-fi
+done
 
 # --- the command ------------------------------------------------------------
 cd "$ODP_REPO" || setup_failed "cd $ODP_REPO"
@@ -135,12 +142,12 @@ echo "ODP-VM-CMD-DONE rc=$rc uptime=$(uptime_s)"
 cd /
 
 rmmod_status=skipped
-if [ -n "$modname" ]; then
+for modname in $loaded; do
 	if rmmod "$modname"; then
-		rmmod_status=ok
+		[ "$rmmod_status" = failed ] || rmmod_status=ok
 	else
 		rmmod_status=failed
 		log "rmmod $modname FAILED (refcount $(cat "/sys/module/$modname/refcnt" 2>/dev/null))"
 	fi
-fi
+done
 finish $rc $rmmod_status

@@ -10,7 +10,7 @@
 #include <linux/slab.h>
 #include <net/net_namespace.h>
 
-#include "odp.h"
+#include "odp_verbs.h"
 #include "odp_transport.h"
 
 struct odp_ctx *odp_ctx_create(void)

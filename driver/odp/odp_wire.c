@@ -180,12 +180,30 @@ static bool odp_rx_is_request(struct odp_wire_buf *rx)
 	       !odp_wire_op_is_response(odp_wire_hdr(rx)->op);
 }
 
+/*
+ * Take the peer's count of our requests it is done with, in arrival order
+ * (later processing is not: responses overtake stalled requests).  It can
+ * only grow, and not past what we sent.  Caller holds wq_lock.
+ */
+static bool odp_rx_take_credits(struct odp_qp *qp, struct odp_wire_buf *rx)
+{
+	u32 consumed;
+
+	if (rx->len < sizeof(struct odp_wire_hdr))
+		return true;	/* odp_rx_check() fails it */
+	consumed = be32_to_cpu(odp_wire_hdr(rx)->consumed);
+	if (consumed - qp->peer_consumed > qp->req_sent - qp->peer_consumed)
+		return false;
+	qp->peer_consumed = consumed;
+	return true;
+}
+
 static void odp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct odp_wire_buf *rx = container_of(wc->wr_cqe, struct odp_wire_buf,
 					       cqe);
 	struct odp_qp *qp = rx->qp;
-	bool over = false;
+	bool broken = false;
 
 	if (wc->status != IB_WC_SUCCESS) {
 		if (wc->status != IB_WC_WR_FLUSH_ERR)
@@ -198,16 +216,19 @@ static void odp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	/* The peer may send as soon as it is connected, before we know. */
 	spin_lock_bh(&qp->wq_lock);
 	if (qp->state == ODP_QPS_RTS || qp->state == ODP_QPS_CONNECTING) {
+		broken = !odp_rx_take_credits(qp, rx);
 		if (odp_rx_is_request(rx)) {
 			list_add_tail(&rx->node, &qp->rx_req);
-			over = ++qp->rx_req_count > ODP_WIRE_REQ_CREDITS + 1;
+			/* The peer sent more requests than credits allow. */
+			if (++qp->rx_req_count > ODP_WIRE_REQ_CREDITS + 1)
+				broken = true;
 		} else {
 			list_add_tail(&rx->node, &qp->rx_resp);
 		}
 	}
 	spin_unlock_bh(&qp->wq_lock);
-	/* More requests than credits granted: a broken or hostile peer. */
-	if (over)
+	/* A broken or hostile peer. */
+	if (broken)
 		odp_qp_set_error(qp);
 	else
 		odp_qp_kick(qp);
@@ -364,24 +385,13 @@ static void odp_rx_recycle(struct odp_qp *qp, struct odp_wire_buf *rx,
 		odp_qp_set_error(qp);
 }
 
-/*
- * The header fields every message must get right, and the peer's count of
- * our requests it is done with (it can only grow, and not past what we
- * sent).
- */
-static bool odp_rx_check(struct odp_qp *qp, struct odp_wire_buf *rx)
+/* The header fields every message must get right. */
+static bool odp_rx_check(struct odp_wire_buf *rx)
 {
 	struct odp_wire_hdr *hdr = odp_wire_hdr(rx);
-	u32 consumed;
 
-	if (rx->len < sizeof(*hdr) || hdr->reserved ||
-	    be32_to_cpu(hdr->length) > rx->len - sizeof(*hdr))
-		return false;
-	consumed = be32_to_cpu(hdr->consumed);
-	if (consumed - qp->peer_consumed > qp->req_sent - qp->peer_consumed)
-		return false;
-	qp->peer_consumed = consumed;
-	return true;
+	return rx->len >= sizeof(*hdr) && !hdr->reserved &&
+	       be32_to_cpu(hdr->length) <= rx->len - sizeof(*hdr);
 }
 
 static enum odp_rx_result odp_rx_one(struct odp_qp *qp,
@@ -389,7 +399,7 @@ static enum odp_rx_result odp_rx_one(struct odp_qp *qp,
 {
 	u8 op = odp_wire_hdr(rx)->op;
 
-	if (!odp_rx_check(qp, rx)) {
+	if (!odp_rx_check(rx)) {
 		/* Not ours, or broken: nothing sane to answer. */
 		odp_qp_set_error(qp);
 		return ODP_RX_ERROR;
@@ -461,7 +471,20 @@ static void odp_qp_return_credits(struct odp_qp *qp)
 
 bool odp_credits_left(struct odp_qp *qp)
 {
-	return qp->req_sent - qp->peer_consumed < ODP_WIRE_REQ_CREDITS;
+	bool left;
+
+	spin_lock_bh(&qp->wq_lock);
+	left = qp->req_sent - qp->peer_consumed < ODP_WIRE_REQ_CREDITS;
+	spin_unlock_bh(&qp->wq_lock);
+	return left;
+}
+
+/* A request message is about to go out: before, as its answer may race. */
+void odp_credit_take(struct odp_qp *qp)
+{
+	spin_lock_bh(&qp->wq_lock);
+	qp->req_sent++;
+	spin_unlock_bh(&qp->wq_lock);
 }
 
 /*
@@ -590,8 +613,8 @@ int odp_sge_copy(struct odp_qp *qp, const struct odp_abi_sge *sge,
 				   sge[i].addr + offset, n, &ret);
 		if (!mr)
 			return ret;
-		ret = odp_mr_access_kernel(mr, sge[i].addr + offset, buf, n,
-					   write);
+		ret = odp_umem_copy(mr->umem, sge[i].addr + offset, buf, n,
+				    write);
 		odp_mr_put(mr);
 		if (ret)
 			return ret;

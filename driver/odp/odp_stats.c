@@ -8,9 +8,27 @@
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
 
-#include "odp.h"
+#include "odp_verbs.h"
 
 atomic64_t odp_dev_stats[ODP_ABI_STAT_MAX];
+
+/* The ABI's counters are the core's, in the same order. */
+#define ODP_SAME_STAT(n) \
+	static_assert((int)ODP_ABI_STAT_##n == (int)ODP_UMEM_STAT_##n)
+ODP_SAME_STAT(FAULTS);
+ODP_SAME_STAT(PAGES_FAULTED);
+ODP_SAME_STAT(INVALIDATIONS);
+ODP_SAME_STAT(PAGES_INVALIDATED);
+ODP_SAME_STAT(RETRIES);
+ODP_SAME_STAT(BUSY_RETRIES);
+ODP_SAME_STAT(PREFETCHES);
+ODP_SAME_STAT(NONBLOCK_INVALIDATIONS);
+ODP_SAME_STAT(NONBLOCK_REFUSED);
+ODP_SAME_STAT(ACCESSES);
+ODP_SAME_STAT(ACCESS_BYTES);
+ODP_SAME_STAT(FAULT_ERRORS);
+ODP_SAME_STAT(PAGES_MAPPED);
+ODP_SAME_STAT(MAX);
 
 const char * const odp_stat_names[ODP_ABI_STAT_MAX] = {
 	[ODP_ABI_STAT_FAULTS]			= "faults",
@@ -32,7 +50,8 @@ const char * const odp_stat_names[ODP_ABI_STAT_MAX] = {
 DEFINE_MUTEX(odp_all_mrs_lock);
 LIST_HEAD(odp_all_mrs);
 
-static struct dentry *odp_debugfs_dir;
+/* Ours, in the ODP core's debugfs folder (the retry hook is the core's). */
+static struct dentry *odp_debugfs_stats, *odp_debugfs_mrs;
 
 static int odp_stats_show(struct seq_file *s, void *unused)
 {
@@ -47,6 +66,7 @@ DEFINE_SHOW_ATTRIBUTE(odp_stats);
 
 static int odp_mrs_show(struct seq_file *s, void *unused)
 {
+	u64 values[ODP_ABI_STAT_MAX];
 	struct odp_mr *mr;
 	int i;
 
@@ -55,9 +75,9 @@ static int odp_mrs_show(struct seq_file *s, void *unused)
 		seq_printf(s, "mr %u pid %d lkey 0x%x addr 0x%llx length %llu access 0x%x",
 			   mr->uobj.handle, mr->tgid, mr->lkey, mr->addr,
 			   mr->length, mr->access);
+		odp_umem_read_stats(mr->umem, values, ODP_ABI_STAT_MAX);
 		for (i = 0; i < ODP_ABI_STAT_MAX; i++)
-			seq_printf(s, " %s=%lld", odp_stat_names[i],
-				   atomic64_read(&mr->stats[i]));
+			seq_printf(s, " %s=%llu", odp_stat_names[i], values[i]);
 		seq_putc(s, '\n');
 	}
 	mutex_unlock(&odp_all_mrs_lock);
@@ -67,15 +87,16 @@ DEFINE_SHOW_ATTRIBUTE(odp_mrs);
 
 void odp_debugfs_init(void)
 {
-	odp_debugfs_dir = debugfs_create_dir("odp", NULL);
-	debugfs_create_file("stats", 0444, odp_debugfs_dir, NULL,
-			    &odp_stats_fops);
-	debugfs_create_file("mrs", 0444, odp_debugfs_dir, NULL,
-			    &odp_mrs_fops);
-	odp_retry_hook_init(odp_debugfs_dir);
+	struct dentry *dir = odp_core_debugfs_dir();
+
+	odp_debugfs_stats = debugfs_create_file("stats", 0444, dir, NULL,
+						&odp_stats_fops);
+	odp_debugfs_mrs = debugfs_create_file("mrs", 0444, dir, NULL,
+					      &odp_mrs_fops);
 }
 
 void odp_debugfs_exit(void)
 {
-	debugfs_remove_recursive(odp_debugfs_dir);
+	debugfs_remove(odp_debugfs_mrs);
+	debugfs_remove(odp_debugfs_stats);
 }

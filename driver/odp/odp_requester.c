@@ -149,12 +149,12 @@ bool odp_requester_step(struct odp_qp *qp)
 		list_move_tail(&wqe->node, &qp->sq_sent);
 		spin_unlock_bh(&qp->wq_lock);
 	}
+	odp_credit_take(qp);
 	ret = odp_tx_post(qp, tx);
 	if (ret) {
 		odp_qp_set_error(qp);
 		return false;
 	}
-	qp->req_sent++;
 	return true;
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * odp: invalidation of an MR's translations by its mmu_interval_notifier.
+ * odp_core: invalidation of a umem's translations by its mmu_interval_notifier.
  *
  * After the callback returns true the device never touches the old pages
  * again: the entries are gone (or write-protected) and every device access
@@ -10,7 +10,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/wait.h>
 
-#include "odp.h"
+#include "umem.h"
 
 /* Entries dropped between two chances to reschedule. */
 #define ODP_ZAP_BATCH	1024
@@ -40,20 +40,20 @@ static bool odp_event_write_protects(enum mmu_notifier_event event)
 
 /*
  * Drop or write-protect the entries of pages [start, end).  Caller holds
- * mr->lock.  Never allocates, and sleeps (to reschedule) only if
+ * umem->lock.  Never allocates, and sleeps (to reschedule) only if
  * @blockable: it runs in non-blockable invalidations too.  Returns the
  * number of entries changed.
  */
-static unsigned long odp_mr_zap_range(struct odp_mr *mr, unsigned long start,
-				      unsigned long end, bool write_protect,
-				      bool blockable)
+static unsigned long odp_umem_zap_range(struct odp_umem *umem, unsigned long start,
+					unsigned long end, bool write_protect,
+					bool blockable)
 {
-	XA_STATE(xas, &mr->pt, (start - mr->page_start) >> PAGE_SHIFT);
-	unsigned long last = ((end - mr->page_start) >> PAGE_SHIFT) - 1;
+	XA_STATE(xas, &umem->pt, (start - umem->start) >> PAGE_SHIFT);
+	unsigned long last = ((end - umem->start) >> PAGE_SHIFT) - 1;
 	unsigned long changed = 0;
 	void *entry;
 
-	lockdep_assert_held(&mr->lock);
+	lockdep_assert_held(&umem->lock);
 
 	xas_lock(&xas);
 	xas_for_each(&xas, entry, last) {
@@ -65,7 +65,7 @@ static unsigned long odp_mr_zap_range(struct odp_mr *mr, unsigned long start,
 			xas_store(&xas, NULL);
 		}
 		changed++;
-		/* Unmapping gigabytes: let others run (mr->lock stays). */
+		/* Unmapping gigabytes: let others run (umem->lock stays). */
 		if (blockable && !(changed % ODP_ZAP_BATCH)) {
 			xas_pause(&xas);
 			xas_unlock(&xas);
@@ -75,69 +75,69 @@ static unsigned long odp_mr_zap_range(struct odp_mr *mr, unsigned long start,
 	}
 	xas_unlock(&xas);
 
-	odp_stat_add(mr, ODP_ABI_STAT_PAGES_INVALIDATED, changed);
+	odp_umem_count(umem, ODP_UMEM_STAT_PAGES_INVALIDATED, changed);
 	if (!write_protect)
-		odp_stat_add(mr, ODP_ABI_STAT_PAGES_MAPPED, -(s64)changed);
+		odp_umem_count(umem, ODP_UMEM_STAT_PAGES_MAPPED, -(s64)changed);
 	return changed;
 }
 
-static bool odp_mr_invalidate(struct mmu_interval_notifier *mni,
-			      const struct mmu_notifier_range *range,
-			      unsigned long cur_seq)
+static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
+				const struct mmu_notifier_range *range,
+				unsigned long cur_seq)
 {
-	struct odp_mr *mr = container_of(mni, struct odp_mr, notifier);
-	unsigned long start = max(range->start, mr->page_start);
-	unsigned long end = min(range->end, mr->page_end);
+	struct odp_umem *umem = container_of(mni, struct odp_umem, notifier);
+	unsigned long start = max(range->start, umem->start);
+	unsigned long end = min(range->end, umem->end);
 	bool blockable = mmu_notifier_range_blockable(range);
 
 	if (blockable) {
-		mutex_lock(&mr->lock);
+		mutex_lock(&umem->lock);
 	} else {
 		/*
 		 * The OOM reaper cannot wait.  Succeed when nothing needs
 		 * waiting for: the lock is free and no device access to the
 		 * range is under way; refuse otherwise, and it retries later.
 		 */
-		if (!mutex_trylock(&mr->lock))
+		if (!mutex_trylock(&umem->lock))
 			goto refuse;
-		if (odp_inflight_overlaps(mr, start, end)) {
-			mutex_unlock(&mr->lock);
+		if (odp_inflight_overlaps(umem, start, end)) {
+			mutex_unlock(&umem->lock);
 			goto refuse;
 		}
 	}
 
 	/* From here on, every fault that walked the old page table retries. */
 	mmu_interval_set_seq(mni, cur_seq);
-	odp_mr_zap_range(mr, start, end, odp_event_write_protects(range->event),
-			 blockable);
+	odp_umem_zap_range(umem, start, end, odp_event_write_protects(range->event),
+			   blockable);
 
-	/* New accesses need mr->lock; wait for those that looked up before. */
+	/* New accesses need umem->lock; wait for those that looked up before. */
 	if (blockable)
-		wait_event(mr->inflight_wq,
-			   !odp_inflight_overlaps(mr, start, end));
-	mutex_unlock(&mr->lock);
+		wait_event(umem->inflight_wq,
+			   !odp_inflight_overlaps(umem, start, end));
+	mutex_unlock(&umem->lock);
 
-	odp_stat_inc(mr, ODP_ABI_STAT_INVALIDATIONS);
+	odp_umem_inc(umem, ODP_UMEM_STAT_INVALIDATIONS);
 	if (!blockable)
-		odp_stat_inc(mr, ODP_ABI_STAT_NONBLOCK_INVALIDATIONS);
+		odp_umem_inc(umem, ODP_UMEM_STAT_NONBLOCK_INVALIDATIONS);
 	return true;
 
 refuse:
-	odp_stat_inc(mr, ODP_ABI_STAT_NONBLOCK_REFUSED);
+	odp_umem_inc(umem, ODP_UMEM_STAT_NONBLOCK_REFUSED);
 	return false;
 }
 
-const struct mmu_interval_notifier_ops odp_mr_notifier_ops = {
-	.invalidate = odp_mr_invalidate,
+const struct mmu_interval_notifier_ops odp_umem_notifier_ops = {
+	.invalidate = odp_umem_invalidate,
 };
 
 /*
- * Drop every entry of an MR that is going away.  It is dead (no fault
+ * Drop every entry of a umem that is going away.  It is dead (no fault
  * installs, no access begins) and no access is in flight any more.
  */
-void odp_mr_zap_all(struct odp_mr *mr)
+void odp_umem_zap_all(struct odp_umem *umem)
 {
-	mutex_lock(&mr->lock);
-	odp_mr_zap_range(mr, mr->page_start, mr->page_end, false, true);
-	mutex_unlock(&mr->lock);
+	mutex_lock(&umem->lock);
+	odp_umem_zap_range(umem, umem->start, umem->end, false, true);
+	mutex_unlock(&umem->lock);
 }

@@ -7,7 +7,7 @@
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 
-#include "odp.h"
+#include "odp_verbs.h"
 #include "odp_transport.h"
 
 static int odp_open(struct inode *inode, struct file *filp)

@@ -97,7 +97,7 @@ static int odp_responder_copy(struct odp_qp *qp, u32 rkey, u32 access,
 	mr = odp_mr_lookup(qp->ctx, rkey, qp->pd, access, addr, len, &ret);
 	if (!mr)
 		return ret;
-	ret = odp_mr_access_kernel(mr, addr, buf, len, write);
+	ret = odp_umem_copy(mr->umem, addr, buf, len, write);
 	odp_mr_put(mr);
 	return ret;
 }
@@ -354,9 +354,9 @@ static enum odp_rx_result odp_responder_atomic(struct odp_qp *qp,
 			   addr, sizeof(u64), &ret);
 	if (!mr)
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_ACCESS_ERR);
-	ret = odp_mr_atomic(mr, addr, hdr->op == ODP_WIRE_CMP_SWAP,
-			    be64_to_cpu(hdr->compare_add),
-			    be64_to_cpu(hdr->swap), &old);
+	ret = odp_umem_atomic(mr->umem, addr, hdr->op == ODP_WIRE_CMP_SWAP,
+			      be64_to_cpu(hdr->compare_add),
+			      be64_to_cpu(hdr->swap), &old);
 	odp_mr_put(mr);
 	if (ret)
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_ACCESS_ERR);

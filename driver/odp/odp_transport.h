@@ -21,7 +21,7 @@
 #include <rdma/ib_verbs.h>
 #include <rdma/rdma_cm.h>
 
-#include "odp.h"
+#include "odp_verbs.h"
 
 struct odp_device {
 	struct ib_device	*ibdev;		/* valid until removed */
@@ -182,10 +182,10 @@ struct odp_qp {
 	wait_queue_head_t	tx_wq;		/* woken as wire sends complete */
 	u32			read_resp_done;	/* of the READ at rx head */
 
-	/* Request credits (see odp_wire.c); the work item's only. */
-	u32			req_sent;	/* request messages we sent */
-	u32			peer_consumed;	/* of those, the peer is done with */
-	u32			req_consumed;	/* requests we are done with */
+	/* Request credits (see odp_wire.c). */
+	u32			req_sent;	/* our request messages; wq_lock */
+	u32			peer_consumed;	/* of those, done by the peer; wq_lock */
+	u32			req_consumed;	/* peer's requests we are done with */
 	u32			req_advertised;	/* req_consumed the peer was told */
 	/* The peer's data request under way (first message checked). */
 	struct odp_resp_wr {
@@ -295,6 +295,7 @@ int odp_sge_check(struct odp_qp *qp, const struct odp_abi_sge *sge,
 int odp_sge_copy(struct odp_qp *qp, const struct odp_abi_sge *sge,
 		 u32 num_sge, u32 offset, void *buf, u32 len, bool write);
 bool odp_credits_left(struct odp_qp *qp);
+void odp_credit_take(struct odp_qp *qp);
 u32 odp_sge_error_status(int err);
 
 static inline struct odp_wire_hdr *odp_wire_hdr(struct odp_wire_buf *buf)

@@ -10,7 +10,7 @@
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
-#include "odp.h"
+#include "odp_verbs.h"
 
 struct odp_prefetch_range {
 	struct odp_mr	*mr;		/* a reference */
@@ -31,9 +31,9 @@ static unsigned int odp_advice_fault_flags(u32 advice)
 {
 	switch (advice) {
 	case ODP_ABI_ADVISE_PREFETCH_WRITE:
-		return ODP_FAULT_WRITE;
+		return ODP_UMEM_FAULT_WRITE;
 	case ODP_ABI_ADVISE_PREFETCH_NO_FAULT:
-		return ODP_FAULT_NO_FAULT;
+		return ODP_UMEM_FAULT_NO_FAULT;
 	default:
 		return 0;
 	}
@@ -59,8 +59,9 @@ static int odp_prefetch_run(struct odp_prefetch *pf)
 		struct odp_prefetch_range *r = &pf->ranges[i];
 		int err;
 
-		err = odp_mr_fault(r->mr, r->start, r->end, pf->fault_flags);
-		odp_stat_inc(r->mr, ODP_ABI_STAT_PREFETCHES);
+		err = odp_umem_fault(r->mr->umem, r->start, r->end,
+				     pf->fault_flags);
+		odp_umem_count(r->mr->umem, ODP_UMEM_STAT_PREFETCHES, 1);
 		if (err && !ret)
 			ret = err;
 	}
@@ -74,7 +75,7 @@ static void odp_prefetch_work(struct work_struct *work)
 	struct mem_cgroup *old;
 
 	/* Errors are counted as fault_errors; nobody waits for them. */
-	old = set_active_memcg(pf->ranges[0].mr->memcg);
+	old = set_active_memcg(odp_umem_memcg(pf->ranges[0].mr->umem));
 	odp_prefetch_run(pf);
 	set_active_memcg(old);
 	odp_prefetch_free(pf);

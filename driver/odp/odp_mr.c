@@ -2,18 +2,17 @@
 /*
  * odp: registration and deregistration of on-demand paging memory regions.
  *
- * Registration inserts the MR's own mmu_interval_notifier over the pages of
- * the range and faults nothing in: its cost does not depend on the length.
- * No page of an MR is ever pinned.
+ * Registration creates the MR's umem in the ODP core, which inserts its own
+ * mmu_interval_notifier over the pages of the range and faults nothing in:
+ * its cost does not depend on the length.  No page of an MR is ever pinned.
  */
-#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
-#include "odp.h"
+#include "odp_verbs.h"
 
 #define ODP_ACCESS_NEEDS_WRITE						\
 	(ODP_ABI_ACCESS_LOCAL_WRITE | ODP_ABI_ACCESS_REMOTE_WRITE |	\
@@ -84,62 +83,17 @@ out:
 	return ret;
 }
 
-static struct odp_mr *odp_mr_alloc(struct odp_ctx *ctx,
-				   struct odp_abi_reg_mr *cmd)
-{
-	struct odp_mr *mr;
-
-	mr = kzalloc(sizeof(*mr), GFP_KERNEL_ACCOUNT);
-	if (!mr)
-		return NULL;
-
-	mr->addr = cmd->addr;
-	mr->length = cmd->length;
-	mr->page_start = ALIGN_DOWN(cmd->addr, PAGE_SIZE);
-	mr->page_end = PAGE_ALIGN(cmd->addr + cmd->length);
-	mr->access = cmd->access;
-	mr->tgid = current->tgid;
-	mutex_init(&mr->lock);
-	xa_init(&mr->pt);
-	spin_lock_init(&mr->inflight_lock);
-	INIT_LIST_HEAD(&mr->inflight);
-	init_waitqueue_head(&mr->inflight_wq);
-	INIT_LIST_HEAD(&mr->all_node);
-	mmgrab(ctx->mm);
-	mr->mm = ctx->mm;
-	if (ctx->memcg) {
-		css_get(&ctx->memcg->css);
-		mr->memcg = ctx->memcg;
-	}
-	return mr;
-}
-
-/* Only for an MR that never had a notifier or a handle. */
-static void odp_mr_free_unregistered(struct odp_mr *mr)
-{
-	mem_cgroup_put(mr->memcg);
-	mmdrop(mr->mm);
-	kfree(mr);
-}
-
 /*
- * Deregistered, aborted or its context closed: from now on no entry is
- * installed and no device access begins; wait for those under way, so that
- * nothing touches the MR's memory once deregistration returns, even if
- * others (an access in another thread, a queued prefetch) still hold
- * references.  The notifier stays until the last one: their faults use it.
+ * Deregistered, aborted or its context closed: end every device access of
+ * the MR (odp_umem_kill() waits for those under way), so that nothing
+ * touches its memory once deregistration returns, even if others (an
+ * access in another thread, a queued prefetch) still hold references.
  */
 static void odp_mr_destroy(struct odp_uobj *uobj)
 {
 	struct odp_mr *mr = container_of(uobj, struct odp_mr, uobj);
 
-	mutex_lock(&mr->lock);
-	mr->dead = true;
-	mutex_unlock(&mr->lock);
-	wait_event(mr->inflight_wq,
-		   !odp_inflight_overlaps(mr, mr->page_start, mr->page_end));
-	odp_mr_zap_all(mr);
-
+	odp_umem_kill(mr->umem);
 	mutex_lock(&odp_all_mrs_lock);
 	list_del_init(&mr->all_node);
 	mutex_unlock(&odp_all_mrs_lock);
@@ -151,11 +105,8 @@ static void odp_mr_free(struct odp_uobj *uobj)
 {
 	struct odp_mr *mr = container_of(uobj, struct odp_mr, uobj);
 
-	mmu_interval_notifier_remove(&mr->notifier);
-	xa_destroy(&mr->pt);
+	odp_umem_free(mr->umem);
 	odp_uobj_put(&mr->pd->uobj);
-	mem_cgroup_put(mr->memcg);
-	mmdrop(mr->mm);
 	kfree_rcu(mr, uobj.rcu);
 }
 
@@ -169,49 +120,64 @@ static const struct odp_uobj_ops odp_mr_ops = {
 	.free		= odp_mr_free,
 };
 
+static int odp_mr_check_cmd(const struct odp_abi_reg_mr *cmd)
+{
+	int ret;
+
+	if (cmd->reserved)
+		return -EINVAL;
+	ret = odp_mr_check_access(cmd->access);
+	if (ret)
+		return ret;
+	return odp_mr_check_range(cmd->addr, cmd->length);
+}
+
 /*
- * Build an MR on PD @cmd->pd_handle: reserve its handle, insert its notifier
- * and take a use of the PD.  Nothing can see it until odp_uobj_commit().
+ * Build an MR on PD @cmd->pd_handle: reserve its handle, create its umem
+ * (the core inserts the notifier) and take a use of the PD.  Nothing can
+ * see it until odp_uobj_commit().
  */
 struct odp_uobj *odp_mr_register(struct odp_ctx *ctx,
 				 struct odp_abi_reg_mr *cmd)
 {
+	unsigned long start, end;
 	struct odp_uobj *pd;
 	struct odp_mr *mr;
 	int ret;
 
-	if (cmd->reserved)
-		return ERR_PTR(-EINVAL);
-	ret = odp_mr_check_access(cmd->access);
+	ret = odp_mr_check_cmd(cmd);
 	if (ret)
 		return ERR_PTR(ret);
-	ret = odp_mr_check_range(cmd->addr, cmd->length);
-	if (ret)
-		return ERR_PTR(ret);
-
-	mr = odp_mr_alloc(ctx, cmd);
-	if (!mr)
-		return ERR_PTR(-ENOMEM);
-
-	ret = odp_mr_check_vmas(ctx->mm, mr->page_start, mr->page_end,
+	start = ALIGN_DOWN(cmd->addr, PAGE_SIZE);
+	end = PAGE_ALIGN(cmd->addr + cmd->length);
+	ret = odp_mr_check_vmas(ctx->mm, start, end,
 				cmd->access & ODP_ACCESS_NEEDS_WRITE);
 	if (ret)
-		goto err_free;
+		return ERR_PTR(ret);
+
+	mr = kzalloc(sizeof(*mr), GFP_KERNEL_ACCOUNT);
+	if (!mr)
+		return ERR_PTR(-ENOMEM);
+	mr->addr = cmd->addr;
+	mr->length = cmd->length;
+	mr->access = cmd->access;
+	mr->tgid = current->tgid;
+	INIT_LIST_HEAD(&mr->all_node);
 
 	pd = odp_uobj_get_use(ctx, ODP_UOBJ_PD, cmd->pd_handle);
 	if (!pd) {
 		ret = -EINVAL;
 		goto err_free;
 	}
+	mr->umem = odp_umem_create(ctx->mm, start, end, ctx->memcg,
+				   odp_dev_stats);
+	if (IS_ERR(mr->umem)) {
+		ret = PTR_ERR(mr->umem);
+		goto err_pd;
+	}
 	ret = odp_uobj_reserve(ctx, &mr->uobj, &odp_mr_ops);
 	if (ret)
-		goto err_pd;
-	ret = mmu_interval_notifier_insert(&mr->notifier, ctx->mm,
-					   mr->page_start,
-					   mr->page_end - mr->page_start,
-					   &odp_mr_notifier_ops);
-	if (ret)
-		goto err_handle;
+		goto err_umem;
 
 	mr->pd = container_of(pd, struct odp_pd, uobj);
 	mutex_lock(&ctx->lock);
@@ -228,13 +194,14 @@ struct odp_uobj *odp_mr_register(struct odp_ctx *ctx,
 	cmd->rkey = mr->rkey;
 	return &mr->uobj;
 
-err_handle:
-	xa_release(&ctx->uobjs[ODP_UOBJ_MR], mr->uobj.handle);
+err_umem:
+	odp_umem_kill(mr->umem);
+	odp_umem_free(mr->umem);
 err_pd:
 	odp_uobj_unuse(ctx, pd);
 	odp_uobj_put(pd);
 err_free:
-	odp_mr_free_unregistered(mr);
+	kfree(mr);
 	return ERR_PTR(ret);
 }
 

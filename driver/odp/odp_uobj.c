@@ -17,7 +17,7 @@
 #include <linux/rcupdate.h>
 #include <linux/xarray.h>
 
-#include "odp.h"
+#include "odp_verbs.h"
 
 static struct xarray *odp_uobj_table(struct odp_ctx *ctx,
 				     enum odp_uobj_type type)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * odp: the retry hook, a debugfs knob for tests (root only).  It parks one
+ * odp_core: the retry hook, a debugfs knob for tests (root only).  It parks one
  * fault between hmm_range_fault() and mmu_interval_read_retry() ("arm"),
  * or one device access while it holds its pages in flight
  * ("arm_inflight"), so that a test can run a real invalidation exactly
@@ -14,7 +14,7 @@
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 
-#include "odp.h"
+#include "umem.h"
 
 enum odp_retry_hook_state {
 	ODP_HOOK_IDLE,

@@ -5,7 +5,7 @@
  */
 #include <linux/slab.h>
 
-#include "odp.h"
+#include "odp_verbs.h"
 
 static void odp_pd_destroy(struct odp_uobj *uobj)
 {

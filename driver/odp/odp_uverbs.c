@@ -11,7 +11,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include "odp.h"
+#include "odp_verbs.h"
 #include "odp_transport.h"
 
 /* Bytes one device access moves through the kernel bounce buffer. */
@@ -102,7 +102,7 @@ static int odp_mr_access_user(struct odp_mr *mr,
 			ret = -EFAULT;
 			break;
 		}
-		ret = odp_mr_access_kernel(mr, iova, bounce, n, write);
+		ret = odp_umem_copy(mr->umem, iova, bounce, n, write);
 		if (!ret && !write && copy_to_user(ubuf, bounce, n))
 			ret = -EFAULT;
 		iova += n;
@@ -153,10 +153,13 @@ static int odp_query_stats(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 			return -EINVAL;
 	}
 	n = min_t(u32, cmd->num_stats, ODP_ABI_STAT_MAX);
-	for (i = 0; i < n; i++)
-		values[i] = atomic64_read(mr ? &mr->stats[i] : &odp_dev_stats[i]);
-	if (mr)
+	if (mr) {
+		odp_umem_read_stats(mr->umem, values, n);
 		odp_mr_put(mr);
+	} else {
+		for (i = 0; i < n; i++)
+			values[i] = atomic64_read(&odp_dev_stats[i]);
+	}
 
 	if (copy_to_user(u64_to_user_ptr(cmd->stats), values,
 			 n * sizeof(values[0])))

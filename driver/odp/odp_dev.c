@@ -12,7 +12,7 @@
 #include <linux/slab.h>
 #include <rdma/ib_verbs.h>
 
-#include "odp.h"
+#include "odp_verbs.h"
 #include "odp_transport.h"
 
 static DEFINE_MUTEX(odp_devices_lock);	/* protects odp_devices */
