@@ -28,9 +28,9 @@ RUN_ID		:= $(shell date +%Y%m%d-%H%M%S)
 CHECK_OUT	:= $(CURDIR)/build/vm-out/check-$(RUN_ID)
 DEMO_OUT	:= $(CURDIR)/build/vm-out/demo-$(RUN_ID)
 
-.PHONY: all deps kernel module lib progs examples check demo vm lint clean
+.PHONY: all deps kernel module rxe lib progs examples check demo vm lint clean
 
-all: module lib progs examples
+all: module rxe lib progs examples
 
 deps:
 	bash scripts/install-deps.sh
@@ -41,6 +41,14 @@ kernel:
 module: kernel
 	@test -f driver/Kbuild || { echo "make: driver/Kbuild does not exist yet"; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/driver modules
+
+# Our rdma_rxe.ko (build/rxe/): Debian's rxe source of this kernel + the
+# patch series and own files of driver/rxe/ (see driver/rxe/Makefile).  After
+# `module`: the ODP rxe links against the ODP core's exports (its
+# Module.symvers, RXE_EXTRA_SYMBOLS).  The VM runner loads it instead of
+# Debian's rdma_rxe unless given --stock-rxe.
+rxe: module
+	$(MAKE) -C driver/rxe KVER=$(KVER) KDIR=$(KDIR)
 
 # libodp, the test programs and the examples have their own Makefiles; a
 # missing one is reported and skipped (the parts are written in parallel).
@@ -63,7 +71,7 @@ examples: lib
 # single-VM suite runs last so that its summary closes the output.
 check:
 	$(MAKE) deps
-	$(MAKE) module lib progs examples
+	$(MAKE) module rxe lib progs examples
 	@if [ -d tests/host ]; then \
 		$(PYTHON) -m pytest -v -rs --confcutdir=tests/host -p no:cacheprovider \
 			--junitxml=$(CHECK_OUT)-host.xml tests/host; fi
@@ -73,12 +81,12 @@ check:
 
 demo:
 	$(MAKE) deps
-	$(MAKE) module lib examples
+	$(MAKE) module rxe lib examples
 	@test -x examples/odp_demo || { echo "make: examples/odp_demo was not built"; exit 1; }
 	$(VM) --timeout $(VM_TIMEOUT) --out $(DEMO_OUT) -- examples/odp_demo
 
 # Any command in the VM, e.g. make vm CMD='ibv_devinfo; numactl -H'
-vm: module
+vm: module rxe
 	$(VM) --timeout $(VM_TIMEOUT) -- bash -c '$(CMD)'
 
 # The benchmarks run in one VM; the report is written on the host from the
@@ -89,7 +97,7 @@ BENCH_TIMEOUT	?= 2400
 bench:
 	@mkdir -p build && date +%s >build/.bench-start
 	$(MAKE) deps
-	$(MAKE) module lib examples
+	$(MAKE) module rxe lib examples
 	$(MAKE) -C benchmarks
 	@rc=0; $(VM) --timeout $(BENCH_TIMEOUT) --out $(BENCH_OUT) -- \
 		/usr/bin/python3 benchmarks/run.py || rc=$$?; \
