@@ -161,6 +161,8 @@ int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 
 	if (!odp_umem_covers(umem, iova, len))
 		return -EINVAL;
+	if (umem->implicit)
+		return odp_implicit_copy(umem, iova, buf, len, write);
 
 	while (done < len) {
 		struct page *pages[ODP_ACCESS_CHUNK_PAGES];
@@ -199,40 +201,51 @@ EXPORT_SYMBOL_GPL(odp_umem_copy);
  * odp_umem_atomic - 8-byte atomic on a umem, as a responder executes it
  * @umem: the umem; the caller keeps it from being freed and checked access
  * @iova: 8-byte aligned address inside the umem
- * @cmp_swap: compare-and-swap if true, else fetch-and-add
- * @compare_add: the value compared with, or added
- * @swap: the value swapped in
- * @old: the value before
+ * @op: compare-and-swap, fetch-and-add or atomic write
+ * @a: the value compared with, added, or written
+ * @b: the value swapped in
+ * @old: the value before (not for ODP_UMEM_WRITE), or NULL
  *
  * A real CPU atomic on the page: atomic against other device atomics, from
  * any QP, and against the CPU's own.
  */
-int odp_umem_atomic(struct odp_umem *umem, u64 iova, bool cmp_swap,
-		    u64 compare_add, u64 swap, u64 *old)
+int odp_umem_atomic(struct odp_umem *umem, u64 iova,
+		    enum odp_umem_atomic_op op, u64 a, u64 b, u64 *old)
 {
 	struct odp_inflight inf;
 	struct page *page;
+	u64 *word, prev = 0;
 	long held;
 	void *vaddr;
-	u64 *word;
 
 	if (iova % sizeof(u64) || !odp_umem_covers(umem, iova, sizeof(u64)))
 		return -EINVAL;
-
-	held = odp_umem_hold(umem, iova, PAGE_ALIGN(iova + sizeof(u64)), 1, true,
-			     &page, &inf);
+	if (umem->implicit)
+		return odp_implicit_atomic(umem, iova, op, a, b, old);
+	held = odp_umem_hold(umem, iova, PAGE_ALIGN(iova + sizeof(u64)), 1,
+			     true, &page, &inf);
 	if (held < 0)
 		return held;
 
 	vaddr = kmap_local_page(page);
 	word = vaddr + offset_in_page(iova);
-	if (cmp_swap)
-		*old = cmpxchg64(word, compare_add, swap);
-	else
-		*old = atomic64_fetch_add(compare_add, (atomic64_t *)word);
+	switch (op) {
+	case ODP_UMEM_CMP_SWAP:
+		prev = cmpxchg64(word, a, b);
+		break;
+	case ODP_UMEM_FETCH_ADD:
+		prev = atomic64_fetch_add(a, (atomic64_t *)word);
+		break;
+	case ODP_UMEM_WRITE:
+		/* IBA A19.4.2: visible only after every earlier write. */
+		smp_store_release(word, a);
+		break;
+	}
 	kunmap_local(vaddr);
 	folio_mark_dirty(page_folio(page));
 	odp_umem_end_access(umem, &inf);
+	if (old)
+		*old = prev;
 
 	odp_umem_inc(umem, ODP_UMEM_STAT_ACCESSES);
 	odp_umem_count(umem, ODP_UMEM_STAT_ACCESS_BYTES, sizeof(u64));

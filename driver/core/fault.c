@@ -138,6 +138,8 @@ int odp_umem_fault(struct odp_umem *umem, unsigned long start,
 	if (start >= end || start < umem->start || end > umem->end ||
 	    !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end))
 		return -EINVAL;
+	if (umem->implicit)
+		return odp_implicit_fault(umem, start, end, flags);
 	pfns = kvmalloc_array(ODP_FAULT_BATCH_PAGES, sizeof(*pfns),
 			      GFP_KERNEL_ACCOUNT);
 	if (!pfns)

@@ -120,6 +120,9 @@ static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
 	odp_umem_inc(umem, ODP_UMEM_STAT_INVALIDATIONS);
 	if (!blockable)
 		odp_umem_inc(umem, ODP_UMEM_STAT_NONBLOCK_INVALIDATIONS);
+	/* An implicit child that maps nothing now may go. */
+	if (umem->parent)
+		odp_implicit_child_idle(umem);
 	return true;
 
 refuse:

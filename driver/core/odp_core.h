@@ -16,6 +16,9 @@
  * its consumers (odp.ko's object layer and transport, the ODP rxe) own
  * those and call in here for the memory.
  *
+ * An implicit umem (odp_umem_create_implicit()) covers the whole address
+ * space; it is addressed by virtual address and used like any other.
+ *
  * Lifetime: odp_umem_create(), then any number of accesses by holders of
  * the consumer's own reference; odp_umem_kill() once the consumer
  * unpublished its object (from then on accesses fail with -EINVAL and
@@ -50,6 +53,13 @@ enum odp_umem_stat {
 	ODP_UMEM_STAT_MAX
 };
 
+/* What odp_umem_atomic() does to the 8-byte word. */
+enum odp_umem_atomic_op {
+	ODP_UMEM_CMP_SWAP,	/* if (*w == a) *w = b */
+	ODP_UMEM_FETCH_ADD,	/* *w += a */
+	ODP_UMEM_WRITE,		/* *w = a, after all earlier writes (release) */
+};
+
 /* Flags of odp_umem_fault(). */
 #define ODP_UMEM_FAULT_WRITE	BIT(0)	/* the device will write */
 #define ODP_UMEM_FAULT_NO_FAULT	BIT(1)	/* map only what is present */
@@ -57,13 +67,16 @@ enum odp_umem_stat {
 struct odp_umem *odp_umem_create(struct mm_struct *mm, unsigned long start,
 				 unsigned long end, struct mem_cgroup *memcg,
 				 atomic64_t *sums);
+struct odp_umem *odp_umem_create_implicit(struct mm_struct *mm,
+					  struct mem_cgroup *memcg,
+					  atomic64_t *sums);
 void odp_umem_kill(struct odp_umem *umem);
 void odp_umem_free(struct odp_umem *umem);
 
 int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 		  bool to_umem);
-int odp_umem_atomic(struct odp_umem *umem, u64 iova, bool cmp_swap,
-		    u64 compare_add, u64 swap, u64 *old);
+int odp_umem_atomic(struct odp_umem *umem, u64 iova,
+		    enum odp_umem_atomic_op op, u64 a, u64 b, u64 *old);
 int odp_umem_fault(struct odp_umem *umem, unsigned long start,
 		   unsigned long end, unsigned int flags);
 

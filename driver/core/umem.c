@@ -74,6 +74,10 @@ EXPORT_SYMBOL_GPL(odp_umem_create);
  */
 void odp_umem_kill(struct odp_umem *umem)
 {
+	if (umem->implicit) {
+		odp_implicit_kill(umem);
+		return;
+	}
 	mutex_lock(&umem->lock);
 	umem->dead = true;
 	mutex_unlock(&umem->lock);
@@ -91,6 +95,10 @@ EXPORT_SYMBOL_GPL(odp_umem_kill);
 void odp_umem_free(struct odp_umem *umem)
 {
 	WARN_ON_ONCE(!umem->dead);
+	if (umem->implicit) {
+		odp_implicit_free(umem);
+		return;
+	}
 	mmu_interval_notifier_remove(&umem->notifier);
 	xa_destroy(&umem->pt);
 	mem_cgroup_put(umem->memcg);
@@ -99,10 +107,12 @@ void odp_umem_free(struct odp_umem *umem)
 }
 EXPORT_SYMBOL_GPL(odp_umem_free);
 
-/* Add @n to a counter of the umem (and to the consumer's total). */
+/* Add @n to a counter of the umem (its parent's, the consumer's total). */
 void odp_umem_count(struct odp_umem *umem, enum odp_umem_stat stat, s64 n)
 {
 	atomic64_add(n, &umem->stats[stat]);
+	if (umem->parent)
+		atomic64_add(n, &umem->parent->stats[stat]);
 	if (umem->sums)
 		atomic64_add(n, &umem->sums[stat]);
 }

@@ -17,6 +17,7 @@
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "odp_core.h"
@@ -58,7 +59,24 @@ struct odp_umem {
 
 	atomic64_t		stats[ODP_UMEM_STAT_MAX];
 	atomic64_t		*sums;		/* the consumer's totals, or NULL */
+
+	/*
+	 * Implicit ODP (implicit.c): a parent covers the whole address space
+	 * and has no notifier or pt of its own; its lock protects children
+	 * and dead.  A child covers one aligned ODP_IMPLICIT_CHUNK and is
+	 * created on first access, and reaped once it maps nothing and
+	 * nobody uses it.
+	 */
+	bool			implicit;	/* a parent; constant */
+	struct odp_umem		*parent;	/* of a child; constant */
+	struct xarray		children;	/* chunk index -> child */
+	struct work_struct	reap;		/* frees idle children */
+	atomic_t		users;		/* of a child: accesses under way */
 };
+
+/* The span of one child of an implicit umem: a THP's worth. */
+#define ODP_IMPLICIT_SHIFT	PMD_SHIFT
+#define ODP_IMPLICIT_CHUNK	BIT(ODP_IMPLICIT_SHIFT)
 
 /* Tag of a pt entry (xa_tag_pointer()): 0 read-only, ODP_PTE_WRITE writable. */
 #define ODP_PTE_WRITE		1UL
@@ -94,6 +112,17 @@ static inline void odp_umem_inc(struct odp_umem *umem, enum odp_umem_stat stat)
 /* invalidate.c */
 extern const struct mmu_interval_notifier_ops odp_umem_notifier_ops;
 void odp_umem_zap_all(struct odp_umem *umem);
+
+/* implicit.c */
+int odp_implicit_copy(struct odp_umem *parent, u64 va, void *buf, size_t len,
+		      bool to_umem);
+int odp_implicit_atomic(struct odp_umem *parent, u64 va,
+			enum odp_umem_atomic_op op, u64 a, u64 b, u64 *old);
+int odp_implicit_fault(struct odp_umem *parent, unsigned long start,
+		       unsigned long end, unsigned int flags);
+void odp_implicit_kill(struct odp_umem *parent);
+void odp_implicit_free(struct odp_umem *parent);
+void odp_implicit_child_idle(struct odp_umem *child);
 
 /* access.c */
 bool odp_inflight_overlaps(struct odp_umem *umem, unsigned long start,

@@ -354,7 +354,9 @@ static enum odp_rx_result odp_responder_atomic(struct odp_qp *qp,
 			   addr, sizeof(u64), &ret);
 	if (!mr)
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_ACCESS_ERR);
-	ret = odp_umem_atomic(mr->umem, addr, hdr->op == ODP_WIRE_CMP_SWAP,
+	ret = odp_umem_atomic(mr->umem, addr,
+			      hdr->op == ODP_WIRE_CMP_SWAP ? ODP_UMEM_CMP_SWAP :
+							     ODP_UMEM_FETCH_ADD,
 			      be64_to_cpu(hdr->compare_add),
 			      be64_to_cpu(hdr->swap), &old);
 	odp_mr_put(mr);
