@@ -331,7 +331,8 @@ void odp_qp_detach(struct odp_qp *qp)
 		mutex_lock(&dev->lock);
 		list_del_init(&qp->dev_node);
 		mutex_unlock(&dev->lock);
-		odp_rdmacg_uncharge(&qp->cg_obj, dev->ibdev);
+		odp_rdmacg_uncharge(&qp->cg_obj, dev->ibdev,
+				    RDMACG_RESOURCE_HCA_OBJECT);
 		spin_lock_bh(&qp->wq_lock);
 		qp->dev = NULL;
 		spin_unlock_bh(&qp->wq_lock);
@@ -420,7 +421,8 @@ static void odp_listener_detach(struct odp_listener *ln)
 	list_del_init(&ln->dev_node);
 	mutex_unlock(&dev->lock);
 	if (was_on)
-		odp_rdmacg_uncharge(&ln->cg_obj, dev->ibdev);
+		odp_rdmacg_uncharge(&ln->cg_obj, dev->ibdev,
+				    RDMACG_RESOURCE_HCA_OBJECT);
 }
 
 void odp_listeners_detach_device(struct odp_device *dev)
@@ -504,7 +506,8 @@ static int odp_listener_attach_device(struct odp_listener *ln,
 	if (dev->removed) {
 		ret = -ENODEV;
 	} else {
-		ret = odp_rdmacg_charge(&ln->cg_obj, dev->ibdev);
+		ret = odp_rdmacg_charge(&ln->cg_obj, dev->ibdev,
+					RDMACG_RESOURCE_HCA_OBJECT);
 		if (!ret)
 			list_add_tail(&ln->dev_node, &dev->listeners);
 	}

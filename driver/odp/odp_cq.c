@@ -44,7 +44,12 @@ struct odp_uobj *odp_cq_create(struct odp_ctx *ctx,
 	cq = kzalloc(sizeof(*cq), GFP_KERNEL_ACCOUNT);
 	if (!cq)
 		return ERR_PTR(-ENOMEM);
-	cq->ring = kvcalloc(cmd->cqe, sizeof(*cq->ring), GFP_KERNEL_ACCOUNT);
+	/*
+	 * Up to 4 MiB: a user at the limit of its memory cgroup gets ENOMEM,
+	 * not the OOM killer (nor a warning).
+	 */
+	cq->ring = kvcalloc(cmd->cqe, sizeof(*cq->ring),
+			    GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
 	if (!cq->ring) {
 		kfree(cq);
 		return ERR_PTR(-ENOMEM);

@@ -26,6 +26,7 @@ struct odp_ctx *odp_ctx_create(void)
 		return ERR_PTR(-ENOMEM);
 
 	mutex_init(&ctx->lock);
+	INIT_LIST_HEAD(&ctx->dev_node);
 	for (i = 0; i < ODP_UOBJ_MAX; i++)
 		xa_init_flags(&ctx->uobjs[i], XA_FLAGS_ALLOC1);
 	/*
@@ -58,8 +59,10 @@ void odp_ctx_destroy(struct odp_ctx *ctx)
 	odp_uobj_destroy_all(ctx, ODP_UOBJ_MR);
 	odp_uobj_destroy_all(ctx, ODP_UOBJ_PD);
 
-	if (ctx->dev)
+	if (ctx->dev) {
+		odp_device_unbind(ctx);
 		odp_device_put(ctx->dev);
+	}
 	mem_cgroup_put(ctx->memcg);
 	put_net(ctx->net);
 	mmdrop(ctx->mm);

@@ -31,6 +31,7 @@ static int odp_ib_add(struct ib_device *ibdev)
 	mutex_init(&dev->lock);
 	INIT_LIST_HEAD(&dev->qps);
 	INIT_LIST_HEAD(&dev->listeners);
+	INIT_LIST_HEAD(&dev->ctxs);
 	dev->ibdev = ibdev;
 	dev->pd = ib_alloc_pd(ibdev, 0);
 	if (IS_ERR(dev->pd)) {
@@ -57,6 +58,34 @@ void odp_device_put(struct odp_device *dev)
 	kref_put(&dev->ref, odp_device_release);
 }
 
+/* Bound contexts give their hca_handle charges back while the device is. */
+static void odp_ctxs_unbind_device(struct odp_device *dev)
+{
+	struct odp_ctx *ctx, *tmp;
+
+	mutex_lock(&dev->lock);
+	list_for_each_entry_safe(ctx, tmp, &dev->ctxs, dev_node) {
+		list_del_init(&ctx->dev_node);
+		odp_rdmacg_uncharge(&ctx->cg_obj, dev->ibdev,
+				    RDMACG_RESOURCE_HCA_HANDLE);
+	}
+	mutex_unlock(&dev->lock);
+}
+
+/* The context goes: its binding's charge too, unless the device took it. */
+void odp_device_unbind(struct odp_ctx *ctx)
+{
+	struct odp_device *dev = ctx->dev;
+
+	mutex_lock(&dev->lock);
+	if (!list_empty(&ctx->dev_node)) {
+		list_del_init(&ctx->dev_node);
+		odp_rdmacg_uncharge(&ctx->cg_obj, dev->ibdev,
+				    RDMACG_RESOURCE_HCA_HANDLE);
+	}
+	mutex_unlock(&dev->lock);
+}
+
 /*
  * The device is going away.  Detach every QP and listener (their objects
  * stay, in the error state, until their owners destroy them), then free
@@ -76,6 +105,7 @@ static void odp_ib_remove(struct ib_device *ibdev, void *client_data)
 
 	odp_listeners_detach_device(dev);
 	odp_qps_detach_device(dev);
+	odp_ctxs_unbind_device(dev);
 
 	ib_dealloc_pd(dev->pd);
 	dev->pd = NULL;
@@ -105,6 +135,32 @@ struct odp_device *odp_device_get_by_name(const char *name)
 	return found;
 }
 
+/*
+ * Check @port of @dev for @ctx and charge the binding (ctx->lock held).
+ * Our reference keeps only the odp_device: the ib_device stays while
+ * dev->lock is held and removed is false (removal sets it first).
+ */
+static int odp_device_bind_locked(struct odp_ctx *ctx, struct odp_device *dev,
+				  u32 port, struct ib_port_attr *attr)
+{
+	int ret;
+
+	mutex_lock(&dev->lock);
+	if (dev->removed || !rdma_dev_access_netns(dev->ibdev, ctx->net))
+		ret = -ENODEV;
+	else if (!rdma_is_port_valid(dev->ibdev, port))
+		ret = -EINVAL;
+	else
+		ret = ib_query_port(dev->ibdev, port, attr);
+	if (!ret)
+		ret = odp_rdmacg_charge(&ctx->cg_obj, dev->ibdev,
+					RDMACG_RESOURCE_HCA_HANDLE);
+	if (!ret)
+		list_add_tail(&ctx->dev_node, &dev->ctxs);
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
 int odp_bind_device(struct odp_ctx *ctx, struct odp_abi_bind_device *cmd)
 {
 	struct ib_port_attr attr;
@@ -119,28 +175,15 @@ int odp_bind_device(struct odp_ctx *ctx, struct odp_abi_bind_device *cmd)
 	dev = odp_device_get_by_name(cmd->name);
 	if (!dev)
 		return -ENODEV;
-	/*
-	 * Our reference keeps only the odp_device: the ib_device stays while
-	 * dev->lock is held and removed is false (removal sets it first).
-	 */
-	mutex_lock(&dev->lock);
-	if (dev->removed ||
-	    !rdma_dev_access_netns(dev->ibdev, ctx->net))
-		ret = -ENODEV;
-	else if (!rdma_is_port_valid(dev->ibdev, port))
-		ret = -EINVAL;
-	else
-		ret = ib_query_port(dev->ibdev, port, &attr);
-	mutex_unlock(&dev->lock);
-	if (ret)
-		goto err_put;
-
 	mutex_lock(&ctx->lock);
 	if (ctx->dev) {
 		ret = -EBUSY;
 	} else {
-		ctx->dev = dev;
-		ctx->port = port;
+		ret = odp_device_bind_locked(ctx, dev, port, &attr);
+		if (!ret) {
+			ctx->dev = dev;
+			ctx->port = port;
+		}
 	}
 	mutex_unlock(&ctx->lock);
 	if (ret)
@@ -161,20 +204,21 @@ err_put:
  * listening id) counts against the user's rdma cgroup, as uverbs' objects
  * do.  rdma_cm and kernel verbs charge nothing themselves.
  */
-int odp_rdmacg_charge(struct ib_rdmacg_object *obj, struct ib_device *ibdev)
+int odp_rdmacg_charge(struct ib_rdmacg_object *obj, struct ib_device *ibdev,
+		      enum rdmacg_resource_type type)
 {
 #ifdef CONFIG_CGROUP_RDMA
-	return rdmacg_try_charge(&obj->cg, &ibdev->cg_device,
-				 RDMACG_RESOURCE_HCA_OBJECT);
+	return rdmacg_try_charge(&obj->cg, &ibdev->cg_device, type);
 #else
 	return 0;
 #endif
 }
 
-void odp_rdmacg_uncharge(struct ib_rdmacg_object *obj, struct ib_device *ibdev)
+void odp_rdmacg_uncharge(struct ib_rdmacg_object *obj, struct ib_device *ibdev,
+			 enum rdmacg_resource_type type)
 {
 #ifdef CONFIG_CGROUP_RDMA
-	rdmacg_uncharge(obj->cg, &ibdev->cg_device, RDMACG_RESOURCE_HCA_OBJECT);
+	rdmacg_uncharge(obj->cg, &ibdev->cg_device, type);
 #endif
 }
 

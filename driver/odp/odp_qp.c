@@ -112,7 +112,8 @@ static int odp_qp_attach_device(struct odp_qp *qp, struct odp_device *dev)
 	if (dev->removed) {
 		ret = -ENODEV;
 	} else {
-		ret = odp_rdmacg_charge(&qp->cg_obj, dev->ibdev);
+		ret = odp_rdmacg_charge(&qp->cg_obj, dev->ibdev,
+					RDMACG_RESOURCE_HCA_OBJECT);
 		if (!ret) {
 			kref_get(&dev->ref);
 			qp->dev = dev;

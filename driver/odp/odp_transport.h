@@ -28,11 +28,12 @@ struct odp_device {
 	struct ib_pd		*pd;		/* for wire buffers */
 	struct kref		ref;
 	struct list_head	node;		/* on odp_devices */
-	/* Protects removed, qps and listeners. */
+	/* Protects removed, qps, listeners and ctxs. */
 	struct mutex		lock;
 	bool			removed;
 	struct list_head	qps;		/* of struct odp_qp */
 	struct list_head	listeners;	/* of struct odp_listener */
+	struct list_head	ctxs;		/* bound odp_ctx, charged */
 };
 
 struct odp_cq {
@@ -250,8 +251,11 @@ void odp_dev_exit(void);
 struct odp_device *odp_device_get_by_name(const char *name);
 void odp_device_put(struct odp_device *dev);
 int odp_bind_device(struct odp_ctx *ctx, struct odp_abi_bind_device *cmd);
-int odp_rdmacg_charge(struct ib_rdmacg_object *obj, struct ib_device *ibdev);
-void odp_rdmacg_uncharge(struct ib_rdmacg_object *obj, struct ib_device *ibdev);
+int odp_rdmacg_charge(struct ib_rdmacg_object *obj, struct ib_device *ibdev,
+		      enum rdmacg_resource_type type);
+void odp_rdmacg_uncharge(struct ib_rdmacg_object *obj, struct ib_device *ibdev,
+			 enum rdmacg_resource_type type);
+void odp_device_unbind(struct odp_ctx *ctx);
 
 /* odp_cq.c */
 struct odp_uobj *odp_cq_create(struct odp_ctx *ctx,

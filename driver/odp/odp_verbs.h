@@ -19,6 +19,8 @@
 #include <linux/types.h>
 #include <linux/xarray.h>
 
+#include <rdma/ib_verbs.h>
+
 #include "../../include/uapi/odp_abi.h"
 #include "../core/odp_core.h"
 
@@ -99,6 +101,13 @@ struct odp_ctx {
 	u8			mr_key;		/* low byte of the next lkey */
 	struct odp_device	*dev;		/* bound RDMA device, or NULL */
 	u32			port;
+	/*
+	 * While on dev->ctxs (under odp_device.lock): the binding is charged
+	 * to the binder's rdma cgroup as one hca_handle, as a uverbs context
+	 * is; the charge goes with the context or with the device.
+	 */
+	struct list_head	dev_node;
+	struct ib_rdmacg_object	cg_obj;
 };
 
 struct odp_pd {
