@@ -48,7 +48,6 @@ static long odp_umem_begin_access(struct odp_umem *umem, unsigned long start,
 				  unsigned long npages, bool write,
 				  struct page **pages, struct odp_inflight *inf)
 {
-	unsigned long first = (start - umem->start) >> PAGE_SHIFT;
 	unsigned long i;
 
 	mutex_lock(&umem->lock);
@@ -56,13 +55,7 @@ static long odp_umem_begin_access(struct odp_umem *umem, unsigned long start,
 		mutex_unlock(&umem->lock);
 		return -EINVAL;
 	}
-	for (i = 0; i < npages; i++) {
-		void *entry = xa_load(&umem->pt, first + i);
-
-		if (!entry || (write && xa_pointer_tag(entry) != ODP_PTE_WRITE))
-			break;
-		pages[i] = xa_untag_pointer(entry);
-	}
+	i = odp_pt_lookup(umem, start, npages, write, pages);
 	if (i) {
 		inf->start = start;
 		inf->end = start + i * PAGE_SIZE;

@@ -22,37 +22,13 @@
  */
 static int odp_umem_install(struct odp_umem *umem, const struct hmm_range *range)
 {
-	unsigned long first = (range->start - umem->start) >> PAGE_SHIFT;
-	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
-	unsigned long i, installed = 0, added = 0;
-	int ret = 0;
+	unsigned long installed;
+	int ret;
 
-	lockdep_assert_held(&umem->lock);
-
-	for (i = 0; i < npages; i++) {
-		unsigned long pfn = range->hmm_pfns[i];
-		void *entry, *old;
-
-		if (!(pfn & HMM_PFN_VALID) || (pfn & HMM_PFN_ERROR))
-			continue;
-		entry = xa_tag_pointer(hmm_pfn_to_page(pfn),
-				       pfn & HMM_PFN_WRITE ? ODP_PTE_WRITE : 0);
-		/* No reclaim under umem->lock: invalidation takes it. */
-		old = xa_store(&umem->pt, first + i, entry,
-			       GFP_ATOMIC | __GFP_ACCOUNT);
-		if (xa_is_err(old)) {
-			ret = xa_err(old);
-			break;
-		}
-		installed++;
-		if (!old)
-			added++;
-	}
-
+	ret = odp_pt_install(umem, range, &installed);
 	if (installed) {
 		odp_umem_inc(umem, ODP_UMEM_STAT_FAULTS);
 		odp_umem_count(umem, ODP_UMEM_STAT_PAGES_FAULTED, installed);
-		odp_umem_count(umem, ODP_UMEM_STAT_PAGES_MAPPED, added);
 	}
 	return ret;
 }

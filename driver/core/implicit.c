@@ -98,8 +98,11 @@ out:
 
 static void odp_implicit_child_put(struct odp_umem *child)
 {
+	/* Once users is 0 the reaper may free it: umems are freed by RCU. */
+	rcu_read_lock();
 	if (atomic_dec_and_test(&child->users))
 		odp_implicit_child_idle(child);
+	rcu_read_unlock();
 }
 
 /*

@@ -12,9 +12,6 @@
 
 #include "umem.h"
 
-/* Entries dropped between two chances to reschedule. */
-#define ODP_ZAP_BATCH	1024
-
 /*
  * Events that only take write permission away from pages that stay where
  * they are: fork's copy-on-write protection and writeback's mkclean
@@ -36,49 +33,6 @@ static bool odp_event_write_protects(enum mmu_notifier_event event)
 {
 	return event == MMU_NOTIFY_PROTECTION_PAGE ||
 	       event == MMU_NOTIFY_SOFT_DIRTY;
-}
-
-/*
- * Drop or write-protect the entries of pages [start, end).  Caller holds
- * umem->lock.  Never allocates, and sleeps (to reschedule) only if
- * @blockable: it runs in non-blockable invalidations too.  Returns the
- * number of entries changed.
- */
-static unsigned long odp_umem_zap_range(struct odp_umem *umem, unsigned long start,
-					unsigned long end, bool write_protect,
-					bool blockable)
-{
-	XA_STATE(xas, &umem->pt, (start - umem->start) >> PAGE_SHIFT);
-	unsigned long last = ((end - umem->start) >> PAGE_SHIFT) - 1;
-	unsigned long changed = 0;
-	void *entry;
-
-	lockdep_assert_held(&umem->lock);
-
-	xas_lock(&xas);
-	xas_for_each(&xas, entry, last) {
-		if (write_protect) {
-			if (xa_pointer_tag(entry) != ODP_PTE_WRITE)
-				continue;
-			xas_store(&xas, xa_untag_pointer(entry));
-		} else {
-			xas_store(&xas, NULL);
-		}
-		changed++;
-		/* Unmapping gigabytes: let others run (umem->lock stays). */
-		if (blockable && !(changed % ODP_ZAP_BATCH)) {
-			xas_pause(&xas);
-			xas_unlock(&xas);
-			cond_resched();
-			xas_lock(&xas);
-		}
-	}
-	xas_unlock(&xas);
-
-	odp_umem_count(umem, ODP_UMEM_STAT_PAGES_INVALIDATED, changed);
-	if (!write_protect)
-		odp_umem_count(umem, ODP_UMEM_STAT_PAGES_MAPPED, -(s64)changed);
-	return changed;
 }
 
 static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
@@ -108,8 +62,8 @@ static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
 
 	/* From here on, every fault that walked the old page table retries. */
 	mmu_interval_set_seq(mni, cur_seq);
-	odp_umem_zap_range(umem, start, end, odp_event_write_protects(range->event),
-			   blockable);
+	odp_pt_zap(umem, start, end, odp_event_write_protects(range->event),
+		   blockable);
 
 	/* New accesses need umem->lock; wait for those that looked up before. */
 	if (blockable)
@@ -141,6 +95,6 @@ const struct mmu_interval_notifier_ops odp_umem_notifier_ops = {
 void odp_umem_zap_all(struct odp_umem *umem)
 {
 	mutex_lock(&umem->lock);
-	odp_umem_zap_range(umem, umem->start, umem->end, false, true);
+	odp_pt_zap(umem, umem->start, umem->end, false, true);
 	mutex_unlock(&umem->lock);
 }

@@ -103,7 +103,7 @@ void odp_umem_free(struct odp_umem *umem)
 	xa_destroy(&umem->pt);
 	mem_cgroup_put(umem->memcg);
 	mmdrop(umem->mm);
-	kfree(umem);
+	kfree_rcu(umem, rcu);
 }
 EXPORT_SYMBOL_GPL(odp_umem_free);
 

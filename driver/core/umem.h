@@ -23,9 +23,10 @@
 #include "odp_core.h"
 
 /*
- * The device page table ("pt") maps each page of [start, end) that the
- * device may touch to the struct page the CPU page table had when the
- * entry was faulted, tagged ODP_PTE_WRITE when the device may write it.
+ * The device page table ("pt", pt.c) maps each page of [start, end) that
+ * the device may touch to the struct page the CPU page table had when the
+ * entry was faulted, tagged ODP_PTE_WRITE when the device may write it; a
+ * huge mapping is one entry of its order.
  *
  * Invariant: an entry is present in pt only between a fault that saw no
  * invalidation (mmu_interval_read_retry() false under lock) and the next
@@ -72,6 +73,7 @@ struct odp_umem {
 	struct xarray		children;	/* chunk index -> child */
 	struct work_struct	reap;		/* frees idle children */
 	atomic_t		users;		/* of a child: accesses under way */
+	struct rcu_head		rcu;		/* freed after RCU (implicit.c) */
 };
 
 /* The span of one child of an implicit umem: a THP's worth. */
@@ -80,6 +82,9 @@ struct odp_umem {
 
 /* Tag of a pt entry (xa_tag_pointer()): 0 read-only, ODP_PTE_WRITE writable. */
 #define ODP_PTE_WRITE		1UL
+
+/* Entries dropped between two chances to reschedule. */
+#define ODP_ZAP_BATCH		1024
 
 /* A device access to [start, end) of a umem that invalidation waits for. */
 struct odp_inflight {
@@ -90,12 +95,6 @@ struct odp_inflight {
 
 /* Pages one hmm_range_fault() call asks for at most. */
 #define ODP_FAULT_BATCH_PAGES	512
-
-static inline unsigned long odp_umem_index(struct odp_umem *umem,
-					   unsigned long addr)
-{
-	return (addr - umem->start) >> PAGE_SHIFT;
-}
 
 /* Is [iova, iova + len) inside the pages of the umem (and not empty)? */
 static inline bool odp_umem_covers(struct odp_umem *umem, u64 iova, u64 len)
@@ -112,6 +111,16 @@ static inline void odp_umem_inc(struct odp_umem *umem, enum odp_umem_stat stat)
 /* invalidate.c */
 extern const struct mmu_interval_notifier_ops odp_umem_notifier_ops;
 void odp_umem_zap_all(struct odp_umem *umem);
+
+/* pt.c: the device page table (pt), under odp_umem.lock */
+struct hmm_range;
+int odp_pt_install(struct odp_umem *umem, const struct hmm_range *range,
+		   unsigned long *installed);
+unsigned long odp_pt_lookup(struct odp_umem *umem, unsigned long start,
+			    unsigned long npages, bool write,
+			    struct page **pages);
+unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
+			 unsigned long end, bool write_protect, bool blockable);
 
 /* implicit.c */
 int odp_implicit_copy(struct odp_umem *parent, u64 va, void *buf, size_t len,
