@@ -713,7 +713,7 @@ static const char *const kind_name[K_MAX] = {
 	"atomic_bad", "send_bad", "random_bytes", "reorder", "zero_length",
 	"mid_request",
 };
-static uint64_t g_kind[K_MAX], g_msgs, g_end[END_MAX];
+static uint64_t g_kind[K_MAX], g_msgs, g_end[END_MAX], g_ops_seen[4];
 static uint64_t g_tgt_completions, g_tgt_flushed, g_tgt_errors, g_tgt_recv_ok,
 		g_tgt_send_ok;
 
@@ -1010,6 +1010,7 @@ struct session {
 	struct conn c;
 	unsigned int next_recv;	/* the target's receive a SEND lands in */
 	bool hostile;		/* a malformed message went out */
+	int sweep_op;		/* op value of the first op_any message, or -1 */
 	int violations;
 	char why[512];
 };
@@ -1166,7 +1167,11 @@ static void hostile_step(struct session *s, enum kind k)
 	rnd_fill(r, m.payload, 1024);
 	switch (k) {
 	case K_OP_ANY:
-		hdr_set(&m, c, rnd_below(r, 256), W_FIRST | W_LAST, a->key, a->addr + off, len, len);
+		/* s->sweep_op: the session's turn of the sweep over all 256 values. */
+		hdr_set(&m, c, s->sweep_op >= 0 ? (uint8_t)s->sweep_op : rnd_below(r, 256),
+			W_FIRST | W_LAST, a->key, a->addr + off, len, len);
+		s->sweep_op = -1;
+		g_ops_seen[m.h.op / 64] |= 1ULL << (m.h.op % 64);
 		if (chance(r, 30))
 			m.h.flags = rnd_below(r, 4);
 		send_msg(c, &m, len, "op_any");
@@ -1497,8 +1502,9 @@ static void valid_step(struct session *s)
 
 			if (!conn_wait(c, 5000, pred_credit, NULL))
 				return;
+			/* As odp's requester: a segment's addr advances by what went before. */
 			hdr_set(&m, c, chance(r, 50) ? W_SEND : W_SEND_IMM,
-				(done ? 0 : W_FIRST) | (done + seg == l ? W_LAST : 0), 0, 0, seg, l);
+				(done ? 0 : W_FIRST) | (done + seg == l ? W_LAST : 0), 0, done, seg, l);
 			rnd_fill(r, m.payload, seg < 64 ? seg : 64);
 			if (send_msg(c, &m, seg, "valid send"))
 				return;
@@ -1598,9 +1604,13 @@ static int run_session(int ctl, uint64_t session, uint32_t scenario, int *target
 		scenario_consumed_order(s);
 	for (unsigned int i = 0; i < nvalid && !s->c.broken; i++)
 		valid_step(s);
+	/* Every op value in turn: even session 2k's first malformed message has op k % 256. */
+	s->sweep_op = !(session & 1) && nhostile ? (int)((session / 2) & 255) : -1;
 	for (unsigned int i = 0; i < nhostile && !s->c.broken; i++) {
 		enum kind k = K_OP_ANY + rnd_below(&s->r, K_MAX - K_OP_ANY);
 
+		if (s->sweep_op >= 0)
+			k = K_OP_ANY;
 		if (k == K_MID_REQUEST && end == END_TARGET_DESTROYS)
 			k = K_RANDOM;
 		hostile_step(s, k);
@@ -1797,6 +1807,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)g_tgt_completions, (unsigned long long)g_tgt_flushed,
 	       (unsigned long long)g_tgt_errors, (unsigned long long)g_tgt_recv_ok,
 	       (unsigned long long)g_tgt_send_ok);
+	printf("op_values_covered=%d\n", __builtin_popcountll(g_ops_seen[0]) +
+	       __builtin_popcountll(g_ops_seen[1]) + __builtin_popcountll(g_ops_seen[2]) +
+	       __builtin_popcountll(g_ops_seen[3]));
 	printf("violations=%d\n", violations);
 	fflush(stdout);
 	if (infra)
