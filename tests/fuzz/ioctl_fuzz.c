@@ -361,7 +361,7 @@ static int issue(struct thr *t, enum op op, int fd, unsigned long cmd,
 {
 	unsigned int dir = _IOC_DIR(cmd), v = rnd_below(&t->r, 100);
 	size_t usize = ksize, i;
-	const char *must = NULL;
+	const char *must = NULL, *tail_must = NULL;
 	uint8_t *buf = t->scratch;
 	void *p = buf;
 	bool own = true;
@@ -380,7 +380,7 @@ static int issue(struct thr *t, enum op op, int fd, unsigned long cmd,
 		i = ksize + rnd_below(&t->r, usize - ksize);
 		buf[i] = 1 + rnd_below(&t->r, 255);
 		if (dir & _IOC_WRITE)
-			must = "non-zero bytes past the known struct";
+			tail_must = "non-zero bytes past the known struct";
 	} else if (v < 14) {
 		unsigned int d;
 
@@ -412,8 +412,9 @@ static int issue(struct thr *t, enum op op, int fd, unsigned long cmd,
 		}
 		}
 	}
-	if (own && !must && invalid)
-		must = invalid;
+	/* What our buffer holds matters only if the kernel reads our buffer. */
+	if (own && !must)
+		must = tail_must ? tail_must : invalid;
 
 	cmd = _IOC(dir, _IOC_TYPE(cmd), _IOC_NR(cmd), usize);
 	note(t, "%s fd%d cmd=%#lx size=%zu arg=%p%s%s", op_name[op], fd, cmd,

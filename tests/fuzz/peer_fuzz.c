@@ -545,13 +545,20 @@ static int t_session(struct target *t, int ctl, uint32_t session, uint32_t scena
 			usleep(1000);
 	}
 	if (!destroyed) {
-		/* The QP is in the error state: new WRs flush. */
+		/*
+		 * The QP goes to the error state once it has handled what the
+		 * peer sent before leaving: a SEND still waiting for a receive
+		 * may take a probe receive first (and fail it, 8 bytes being too
+		 * short); then a later probe receive must flush.  The probe send
+		 * cannot succeed, the peer being gone.
+		 */
 		struct odp_sge sg = { .addr = (uintptr_t)t->arena + t->off[MR_T], .length = 8,
 				      .lkey = t->mr[MR_T]->lkey };
 		struct odp_send_wr sw = { .wr_id = 1, .sg_list = &sg, .num_sge = 1,
 					  .opcode = ODP_WR_SEND, .send_flags = ODP_SEND_SIGNALED };
 		struct odp_recv_wr rw = { .wr_id = 2, .sg_list = &sg, .num_sge = 1 };
-		int flushed = 0;
+		bool send_done = false, recv_flushed = false;
+		unsigned int probes = 1;
 
 		t_allow(t, sg.addr, 8);
 		if (odp_post_send(qp, &sw, NULL) || odp_post_recv(qp, &rw, NULL)) {
@@ -559,26 +566,41 @@ static int t_session(struct target *t, int ctl, uint32_t session, uint32_t scena
 			goto fail;
 		}
 		deadline = now_ms() + 10000;
-		while (flushed < 2 && now_ms() < deadline) {
+		while (!(send_done && recv_flushed) && now_ms() < deadline) {
 			struct odp_wc wc;
 
-			for (int c = 0; c < 2; c++) {
-				if (odp_poll_cq(c ? rcq : scq, 1, &wc) != 1)
-					continue;
-				if (wc.wr_id != (uint64_t)(c ? 2 : 1) ||
-				    wc.status != ODP_WC_WR_FLUSH_ERR) {
+			if (odp_poll_cq(scq, 1, &wc) == 1) {
+				if (wc.wr_id != 1 || send_done || wc.status == ODP_WC_SUCCESS) {
 					snprintf(res.why, sizeof(res.why),
-						 "probe %s: wr_id %llu status %d, want WR_FLUSH_ERR: QP not in error",
-						 c ? "recv" : "send", (unsigned long long)wc.wr_id,
-						 wc.status);
+						 "probe send: wr_id %llu status %d after the peer left",
+						 (unsigned long long)wc.wr_id, wc.status);
 					goto fail;
 				}
-				flushed++;
+				send_done = true;
+			}
+			if (odp_poll_cq(rcq, 1, &wc) == 1) {
+				if (wc.wr_id != 1 + probes) {
+					snprintf(res.why, sizeof(res.why),
+						 "probe recv: wr_id %llu, want %u", (unsigned long long)wc.wr_id,
+						 1 + probes);
+					goto fail;
+				}
+				if (wc.status == ODP_WC_WR_FLUSH_ERR) {
+					recv_flushed = true;
+				} else if (probes < 64) {
+					rw.wr_id = 1 + ++probes;
+					if (odp_post_recv(qp, &rw, NULL)) {
+						snprintf(res.why, sizeof(res.why), "posting a probe failed");
+						goto fail;
+					}
+				}
 			}
 			usleep(1000);
 		}
-		if (flushed < 2) {
-			snprintf(res.why, sizeof(res.why), "probes not flushed in 10 s");
+		if (!send_done || !recv_flushed) {
+			snprintf(res.why, sizeof(res.why),
+				 "QP not in error 10 s after the peer left: probe send %s, %u probe receives, none flushed",
+				 send_done ? "failed" : "pending", probes);
 			goto fail;
 		}
 	}
@@ -1488,6 +1510,7 @@ static void valid_step(struct session *s)
 		/* A SEND into the next receive, if it can take it. */
 		static struct msg m;
 		unsigned int i = s->next_recv, want = c->nresp;
+		uint8_t op = chance(r, 50) ? W_SEND : W_SEND_IMM;	/* the same in every segment */
 		struct wire_hdr *h;
 		uint32_t l, done = 0;
 
@@ -1503,8 +1526,8 @@ static void valid_step(struct session *s)
 			if (!conn_wait(c, 5000, pred_credit, NULL))
 				return;
 			/* As odp's requester: a segment's addr advances by what went before. */
-			hdr_set(&m, c, chance(r, 50) ? W_SEND : W_SEND_IMM,
-				(done ? 0 : W_FIRST) | (done + seg == l ? W_LAST : 0), 0, done, seg, l);
+			hdr_set(&m, c, op, (done ? 0 : W_FIRST) | (done + seg == l ? W_LAST : 0), 0,
+				done, seg, l);
 			rnd_fill(r, m.payload, seg < 64 ? seg : 64);
 			if (send_msg(c, &m, seg, "valid send"))
 				return;
