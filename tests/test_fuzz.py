@@ -70,10 +70,13 @@ def test_peer_fuzz():
     assert c["target.flushed"] > 0
 
 
-@pytest.mark.xfail(reason="odp.ko re-checks the credit count of a request after "
-                          "processing a later response (responses first), so a "
-                          "valid peer's stalled SEND errors the QP; remove this "
-                          "marker once fixed", strict=False)
 def test_peer_consumed_order():
-    """A SEND waiting for a receive survives the answer to our READ."""
+    """A SEND waiting for a receive survives the answer to our READ.
+
+    The peer stamps the SEND's credit count before it sees our READ and
+    answers the READ after it; the SEND waits (no receive yet), the answer
+    overtakes it.  Credit counts must be taken in arrival order, or the
+    stalled SEND looks like the count going backwards and errors the QP
+    (found by peer_fuzz, fixed in d01711e).
+    """
     run_fuzzer("peer_fuzz", ["-R", "consumed_order", "-p", "19876"])
