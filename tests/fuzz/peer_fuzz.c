@@ -505,7 +505,8 @@ static int t_session(struct target *t, int ctl, uint32_t session, uint32_t scena
 						 wc[k].status);
 					goto fail;
 				}
-				if (wrs[idx].recv && !wc[k].status &&
+				/* RECV_RDMA_WITH_IMM: byte_len is the WRITE's, not bounded by it. */
+				if (wrs[idx].recv && !wc[k].status && wc[k].opcode == ODP_WC_RECV &&
 				    wc[k].byte_len > info.recv[idx].len) {
 					snprintf(res.why, sizeof(res.why),
 						 "receive %u: byte_len %u > its length %u", idx,
