@@ -20,7 +20,7 @@ FUZZ_TIME = int(os.environ.get("ODP_FUZZ_TIME", "25"))
 FUZZ_SEED = os.environ.get("ODP_FUZZ_SEED")
 
 
-def run_fuzzer(name, args, expect_rc=0):
+def run_fuzzer(name, args, expect_rc=0, env=None):
     path = os.path.join(FUZZ, name)
     if not os.access(path, os.X_OK):
         pytest.fail(f"{path} not built: run `make progs` on the host first", pytrace=False)
@@ -29,7 +29,8 @@ def run_fuzzer(name, args, expect_rc=0):
     start = time.monotonic()
     try:
         proc = subprocess.run([path] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, timeout=FUZZ_TIME + 300, cwd="/tmp")
+                              text=True, timeout=FUZZ_TIME + 300, cwd="/tmp",
+                              env=dict(os.environ, **(env or {})))
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         pytest.fail(f"{name} {' '.join(args)}: hung ({FUZZ_TIME + 300} s)\n{out}",
@@ -48,7 +49,9 @@ def run_fuzzer(name, args, expect_rc=0):
         pytest.fail(f"{name} {' '.join(args)} ({lines[0]}): exit {proc.returncode}, "
                     f"expected {expect_rc}\n--- stderr ---\n{proc.stderr[-8000:]}",
                     pytrace=False)
-    return parse_counters(proc.stdout)
+    counters = parse_counters(proc.stdout)
+    counters["_stderr"] = proc.stderr
+    return counters
 
 
 def test_ioctl_fuzz():
@@ -80,3 +83,11 @@ def test_peer_consumed_order():
     (found by peer_fuzz, fixed in d01711e).
     """
     run_fuzzer("peer_fuzz", ["-R", "consumed_order", "-p", "19876"])
+
+
+def test_peer_fuzz_oracle_selftest():
+    """The memory oracle fires: a byte of an MR without remote write changes."""
+    c = run_fuzzer("peer_fuzz", ["-n", "2", "-p", "19877"], expect_rc=1,
+                   env={"PEER_FUZZ_SELFTEST": "1"})
+    assert "memory the peer may not write changed" in c["_stderr"]
+    assert "reproduce: tests/fuzz/peer_fuzz -s" in c["_stderr"]

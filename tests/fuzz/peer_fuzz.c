@@ -31,6 +31,8 @@
  * READ returns what WRITE wrote; and the kernel log has no report.  The
  * target exits 0 only if all its checks passed.  Session k's messages come
  * from the seed's stream k: `-s SEED -r k` replays that session alone.
+ * With PEER_FUZZ_SELFTEST set, the target itself changes a byte of MR B in
+ * session 0, and the run must fail (the memory oracle works).
  *
  * -R consumed_order: the target posts an RDMA READ and no receive; the peer
  * sends a SEND (its credit count stamped before it saw the READ) and then
@@ -633,6 +635,9 @@ finish:
 		odp_dereg_mr(t->mr[MR_E]);
 		t->mr[MR_E] = NULL;
 	}
+	/* PEER_FUZZ_SELFTEST: a byte the peer may not write changes; must be caught. */
+	if (session == 0 && getenv("PEER_FUZZ_SELFTEST"))
+		t->arena[t->off[MR_B] + 5] ^= 0xff;
 	/* After the QP is gone nothing writes: compare now. */
 	if (t_check_memory(t, res.ok ? res.why : res.why + strlen(res.why),
 			   res.ok ? sizeof(res.why) : sizeof(res.why) - strlen(res.why)))
