@@ -4,6 +4,8 @@
 #   make check    install deps, fetch the kernel, build, run the test suite in a VM
 #                 (extra pytest arguments: make check T="-k mr -x")
 #   make lint     W=1 -Werror build, sparse, checkpatch --strict
+#   make fuzz     install deps, build, run both fuzzers (tests/fuzz) in one VM,
+#                 FUZZ_TIME seconds each (default 300), FUZZ_SEED to replay a run
 #   make bench    install deps, build, run benchmarks/run.py in one VM (~10 min),
 #                 then write Documentation/benchmarks.{md,png,json} (benchmarks/report.py)
 #
@@ -28,7 +30,7 @@ RUN_ID		:= $(shell date +%Y%m%d-%H%M%S)
 CHECK_OUT	:= $(CURDIR)/build/vm-out/check-$(RUN_ID)
 DEMO_OUT	:= $(CURDIR)/build/vm-out/demo-$(RUN_ID)
 
-.PHONY: all deps kernel module rxe lib progs examples check demo vm lint clean
+.PHONY: all deps kernel module rxe lib progs examples check demo vm lint clean fuzz
 
 all: module rxe lib progs examples
 
@@ -60,6 +62,7 @@ progs: lib
 	@if [ -f tests/progs/Makefile ]; then $(MAKE) -C tests/progs; \
 	 else echo "make: tests/progs/Makefile does not exist yet, skipping progs"; fi
 	@if [ -f tests/rdma/Makefile ]; then $(MAKE) -C tests/rdma; fi
+	@if [ -f tests/fuzz/Makefile ]; then $(MAKE) -C tests/fuzz; fi
 
 examples: lib
 	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
@@ -84,6 +87,17 @@ demo:
 	$(MAKE) module rxe lib examples
 	@test -x examples/odp_demo || { echo "make: examples/odp_demo was not built"; exit 1; }
 	$(VM) --timeout $(VM_TIMEOUT) --out $(DEMO_OUT) -- examples/odp_demo
+
+# Both fuzzers in one VM, FUZZ_TIME seconds each; every run prints its seed
+# (FUZZ_SEED=N replays one).  Logs in build/vm-out/fuzz-<date>/.
+FUZZ_TIME	?= 300
+FUZZ_SEED	?=
+FUZZ_OUT	:= $(CURDIR)/build/vm-out/fuzz-$(RUN_ID)
+fuzz:
+	$(MAKE) deps
+	$(MAKE) module lib progs
+	$(VM) --timeout $$(( 2 * $(FUZZ_TIME) + 600 )) --out $(FUZZ_OUT) -- \
+		bash tests/fuzz/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_SEED)
 
 # Any command in the VM, e.g. make vm CMD='ibv_devinfo; numactl -H'
 vm: module rxe
@@ -120,4 +134,5 @@ clean:
 	-@[ ! -f libodp/Makefile ] || $(MAKE) -C libodp clean
 	-@[ ! -f tests/progs/Makefile ] || $(MAKE) -C tests/progs clean
 	-@[ ! -f examples/Makefile ] || $(MAKE) -C examples clean
+	-@[ ! -f tests/fuzz/Makefile ] || $(MAKE) -C tests/fuzz clean
 	rm -rf build
