@@ -95,7 +95,7 @@ FUZZ_SEED	?=
 FUZZ_OUT	:= $(CURDIR)/build/vm-out/fuzz-$(RUN_ID)
 fuzz:
 	$(MAKE) deps
-	$(MAKE) module lib progs
+	$(MAKE) module rxe lib progs
 	$(VM) --timeout $$(( 2 * $(FUZZ_TIME) + 600 )) --out $(FUZZ_OUT) -- \
 		bash tests/fuzz/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_SEED)
 
