@@ -102,8 +102,12 @@ static u32 odp_cq_take(struct odp_cq *cq, struct odp_abi_wc *wc, u32 max,
 	u32 n;
 
 	spin_lock_irqsave(&cq->lock, flags);
+	/*
+	 * An overrun CQ is in error, as a verbs CQ is: every poll says so
+	 * and none takes entries (they would be lost with the error).
+	 */
 	*overflow = cq->overflow;
-	for (n = 0; n < max && cq->count; n++) {
+	for (n = 0; n < max && cq->count && !cq->overflow; n++) {
 		wc[n] = cq->ring[cq->head];
 		cq->head = (cq->head + 1) % cq->cqe;
 		cq->count--;
