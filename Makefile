@@ -6,6 +6,8 @@
 #   make lint     W=1 -Werror build, sparse, checkpatch --strict
 #   make bench    install deps, build, run benchmarks/run.py in one VM (~10 min),
 #                 then write Documentation/benchmarks.{md,png,json} (benchmarks/report.py)
+#   make stress   install deps, build, run tests/stress/odp_stress for STRESS_TIME
+#                 seconds (default 300) in a VM: traffic under mutation and kill -9
 #
 # The Debian 6.12 kernel (image, headers, modules) is unpacked into
 # $(ODP_CACHE)/kernel/<version>/ by tests/vm/fetch-kernel.sh; nothing is
@@ -52,6 +54,7 @@ progs: lib
 	@if [ -f tests/progs/Makefile ]; then $(MAKE) -C tests/progs; \
 	 else echo "make: tests/progs/Makefile does not exist yet, skipping progs"; fi
 	@if [ -f tests/rdma/Makefile ]; then $(MAKE) -C tests/rdma; fi
+	@if [ -f tests/stress/Makefile ]; then $(MAKE) -C tests/stress; fi
 
 examples: lib
 	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
@@ -99,6 +102,19 @@ bench:
 	else echo "make: no $(BENCH_OUT)/bench.json: Documentation/benchmarks.* not updated"; rc=1; fi; \
 	exit $$rc
 
+# Traffic under mutation and kill -9 for STRESS_TIME seconds, every byte
+# checked, then the leak checks (tests/stress/README.md).  STRESS_ARGS adds
+# odp_stress options, e.g. STRESS_ARGS="-n 6 -m 3 -s 42".
+STRESS_TIME	?= 300
+STRESS_ARGS	?=
+STRESS_OUT	:= $(CURDIR)/build/vm-out/stress-$(RUN_ID)
+.PHONY: stress
+stress:
+	$(MAKE) deps
+	$(MAKE) module lib progs
+	$(VM) --timeout $$(( $(STRESS_TIME) + 600 )) --out $(STRESS_OUT) -- \
+		tests/stress/odp_stress -t $(STRESS_TIME) $(STRESS_ARGS)
+
 lint: kernel
 	bash scripts/install-deps.sh --lint
 	bash scripts/lint.sh $(KDIR)
@@ -110,5 +126,6 @@ clean:
 		driver/Module.symvers driver/modules.order
 	-@[ ! -f libodp/Makefile ] || $(MAKE) -C libodp clean
 	-@[ ! -f tests/progs/Makefile ] || $(MAKE) -C tests/progs clean
+	-@[ ! -f tests/stress/Makefile ] || $(MAKE) -C tests/stress clean
 	-@[ ! -f examples/Makefile ] || $(MAKE) -C examples clean
 	rm -rf build
