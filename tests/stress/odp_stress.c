@@ -274,8 +274,17 @@ static int s_is_max(int i)
 	return i == S_MAX_DETECT_MS || i == S_MAX_WAIT_MS;
 }
 
+/* The last mutations of a page, for failure messages. */
+#define NHIST	8
+struct mlog {
+	uint32_t kind, t0, t1, pad;	/* ms since the run began; t1 0: running */
+};
+
 struct bufshm {
 	struct pgcnt pg[MAXPG];
+	struct mlog hist[MAXPG][NHIST];
+	uint32_t hidx[MAXPG];
+	uint32_t kind;
 	uint64_t live[ODP_STAT_MAX];	/* the current MR's counters */
 	uint64_t acc[ODP_STAT_MAX];	/* MRs deregistered since */
 };
@@ -303,6 +312,10 @@ struct totals {
 };
 
 struct shm {
+	uint64_t t0_ms;			/* the run began */
+	uint64_t mig_t0[4], mig_t1[4];	/* the supervisor's last migrate_pages() */
+	int32_t mig_pid[4];
+	uint32_t mig_idx;
 	volatile int stop;
 	volatile int failed;
 	uint32_t inc_next;
@@ -450,6 +463,7 @@ static void buf_create(struct buf *b, const char *name, int npages, int kind,
 	b->access = access | ODP_ACCESS_ON_DEMAND;
 	b->sh = sh;
 	b->owner = owner;
+	sh->kind = (uint32_t)kind;
 	if (kind == BK_MEMFD) {
 		b->fd = memfd_create("odp_stress", MFD_CLOEXEC);
 		if (b->fd < 0 || ftruncate(b->fd, (off_t)b->len))
@@ -537,6 +551,8 @@ struct thr {
 	struct win rwin[MAXPG];		/* remote pages since the last check */
 	uint32_t srv_inc;
 	struct cands cand[2];
+	uint32_t cand_round[2];		/* the round that set them */
+	uint64_t aw_seen[2];		/* server: the words at the last check */
 };
 
 struct worker {
@@ -709,6 +725,7 @@ static int port_of(int pair, int t, int data)
 enum { M_HELLO = 1, M_GO, M_REPORT, M_BYE };
 #define CMAGIC	0x0d957e55u
 
+struct cmsg;
 struct cmsg {
 	uint32_t magic, type, round, inc;
 	uint64_t raddr;			/* GO: the server's buffer */
@@ -719,7 +736,14 @@ struct cmsg {
 	uint32_t send_len, send_off;
 	uint32_t cand_n[2], cand_unknown[2];
 	uint64_t cand[2][NCAND];
+	/* An atomic returned a value the word cannot hold: the server adds
+	 * its view before failing. */
+	uint32_t abad, abad_round;	/* word + 1 */
+	uint64_t abad_got, abad_add;
+	char abad_text[240];
 };
+
+_Static_assert(sizeof(struct cmsg) <= CMSG_SZ, "control message too big");
 
 static void ctrl_post(struct thr *t, int slot)
 {
@@ -837,11 +861,48 @@ static void peer_lost(struct thr *t, int rc, const char *what)
 
 /* ---- the mutator ------------------------------------------------------------ */
 
+static uint32_t rel_ms(void)
+{
+	return (uint32_t)(now_ms() - shm->t0_ms) | 1;
+}
+
+static void hist_begin(struct buf *b, int p, int k)
+{
+	uint32_t i = b->sh->hidx[p]++ % NHIST;
+
+	b->sh->hist[p][i] = (struct mlog){ (uint32_t)k, rel_ms(), 0, 0 };
+}
+
+static void hist_end(struct buf *b, int p)
+{
+	b->sh->hist[p][(b->sh->hidx[p] - 1) % NHIST].t1 = rel_ms();
+}
+
+/* "kind@t0-t1 ..." of the page's last mutations, oldest first. */
+static void hist_fmt(const struct bufshm *sh, int p, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (uint32_t j = 0; j < NHIST && o < size; j++) {
+		uint32_t i = (sh->hidx[p] + j) % NHIST;
+		const struct mlog *m = &sh->hist[p][i];
+
+		if (!m->t0)
+			continue;
+		o += (size_t)snprintf(buf + o, size - o, " %s@%u-%u",
+				      kind_names[m->kind % NKIND], m->t0, m->t1);
+	}
+	if (o < size)
+		snprintf(buf + o, size - o, " (now %u ms)", rel_ms());
+}
+
 static void mut_begin(struct buf *b, int p0, int n, int k)
 {
 	for (int p = p0; p < p0 + n; p++) {
 		struct pgcnt *c = &b->sh->pg[p];
 
+		hist_begin(b, p, k);
 		inc32(&c->st);
 		if (data_lost(b->kind, k))
 			inc32(&c->dst);
@@ -860,6 +921,7 @@ static void mut_end(struct buf *b, int p0, int n, int k)
 		if (data_lost(b->kind, k))
 			inc32(&c->ddn);
 		inc32(&c->dn);
+		hist_end(b, p);
 	}
 }
 
@@ -976,6 +1038,9 @@ static void mut_fork(struct rng *rng)
 	if (total > W.forksnap_len)
 		fail_("mutator", "fork snapshot too small");
 	W.forkdiag[0] = 0;
+	for (int i = 0; i < W.nbufs; i++)
+		for (int p = 0; p < W.bufs[i]->npages; p++)
+			hist_begin(W.bufs[i], p, K_FORK);
 	pid = fork();
 	if (pid < 0)
 		fail_("mutator", "fork: %s", strerror(errno));
@@ -1025,6 +1090,9 @@ static void mut_fork(struct rng *rng)
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail_("mutator", "fork child: status %#x", status);
+	for (int i = 0; i < W.nbufs; i++)
+		for (int p = 0; p < W.bufs[i]->npages; p++)
+			hist_end(W.bufs[i], p);
 	ADD(&W.thr[0], S_FORK_CHILDREN, 1);
 	ADD(&W.thr[0], S_FORK_CHECKED_BYTES, total);
 }
@@ -1318,7 +1386,10 @@ static int client_round(struct thr *t, const struct cmsg *go, struct cmsg *rep)
 	struct coll c;
 	uint64_t bytes = 0;
 	uint32_t src_disc = 0, ssrc_disc = 0;
-	int rdisc[MAXPG], rany[MAXPG];
+	int rdisc[MAXPG], rany[MAXPG], rbrk[MAXPG];
+	uint32_t abad = 0;
+	uint64_t abad_got = 0, abad_add = 0;
+	char abad_text[240] = "";
 
 	L = 1 + rndn(&t->rng, (unsigned int)(RP * PS - soff - 1));
 	/* Sources: the slots, the SEND message; the rest of the pages 0. */
@@ -1408,6 +1479,7 @@ static int client_round(struct thr *t, const struct cmsg *go, struct cmsg *rep)
 	for (int p = 0; p < SRV_NPAGES; p++) {
 		rdisc[p] = t_disc(&rpg[p], &t->rwin[p]);
 		rany[p] = t_any(&rpg[p], &t->rwin[p]);
+		rbrk[p] = t_brk(&rpg[p], &t->rwin[p]);
 	}
 	if (c.k < NWR) {
 		if (peer_gone(t)) {
@@ -1541,16 +1613,23 @@ static int client_round(struct thr *t, const struct cmsg *go, struct cmsg *rep)
 				if (rdisc[SRV_AP])
 					c_add(cd, 0);
 				if (idx < c.k && !(ldisc && v == 0)) {
-					if (!c_has(cd, v)) {
+					if (!c_has(cd, v) && !abad) {
+						/* The server adds its view and fails. */
 						c_fmt(cd, cs, sizeof(cs));
-						TFAIL(t, "round %u: %s returned %#llx, "
-						      "the word can only hold %s%s", r,
-						      cas ? "CMP_SWAP" : "FETCH_ADD",
-						      (unsigned long long)v, cs,
-						      rdisc[SRV_AP] ? " (incl. 0: "
-						      "disc-touched)" : "");
+						abad = (uint32_t)w + 1;
+						abad_got = v;
+						abad_add = a;
+						snprintf(abad_text, sizeof(abad_text),
+							 "%s returned %#llx, the word can only "
+							 "hold %.60s (known since round %u; remote "
+							 "atomic page touched %d, brk %d, disc "
+							 "%d)", cas ? "CMP_SWAP" : "FETCH_ADD",
+							 (unsigned long long)v, cs,
+							 t->cand_round[w], rany[SRV_AP],
+							 rbrk[SRV_AP], rdisc[SRV_AP]);
 					}
 					c_set(cd, c_apply1(cas, v, a, sw));
+					t->cand_round[w] = r;
 					ADD(t, S_ATOMIC_OK, 1);
 					bytes += 8;
 				} else {
@@ -1578,6 +1657,11 @@ static int client_round(struct thr *t, const struct cmsg *go, struct cmsg *rep)
 	rep->ssrc_disc = ssrc_disc;
 	rep->send_len = (uint32_t)L;
 	rep->send_off = (uint32_t)soff;
+	rep->abad = abad;
+	rep->abad_round = r;
+	rep->abad_got = abad_got;
+	rep->abad_add = abad_add;
+	memcpy(rep->abad_text, abad_text, sizeof(rep->abad_text));
 	for (int w = 0; w < 2; w++) {
 		rep->cand_n[w] = (uint32_t)t->cand[w].n;
 		rep->cand_unknown[w] = (uint32_t)t->cand[w].unknown;
@@ -1688,6 +1772,12 @@ static void *client_thread(void *arg)
 				break;
 			}
 			rc = ctrl_send(t, &rep);
+			if (rep.abad) {
+				/* The server's message has its view of the word. */
+				for (int i = 0; i < 100 && !shm->failed; i++)
+					sleep_us(100000);
+				TFAIL(t, "round %u: %s", rep.round, rep.abad_text);
+			}
 			if (rc)
 				break;
 			if (rep.reconnect) {
@@ -1938,12 +2028,40 @@ static void srv_check(struct thr *t, uint32_t r, const struct cmsg *rep,
 			memcpy(&v, pg + AW_OFF + 8 * w, 8);
 			if (disc)
 				c_add(&c, 0);
-			if (!c_has(&c, v)) {
+			if (!c_has(&c, v) || rep->abad == (uint32_t)w + 1) {
+				char hist[600], mig[200];
+				const struct pgcnt *pc = &b->sh->pg[SRV_AP];
+				size_t o = 0;
+
 				c_fmt(&c, cs, sizeof(cs));
-				TFAIL(t, "round %u: atomic word %d holds %#llx, the "
-				      "client's results say it can only be %s", r, w,
-				      (unsigned long long)v, cs);
+				hist_fmt(b->sh, SRV_AP, hist, sizeof(hist));
+				mig[0] = 0;
+				for (int j = 0; j < 4; j++)
+					o += (size_t)snprintf(mig + o, sizeof(mig) - o,
+						" pid %d@%llu-%llu", shm->mig_pid[j],
+						(unsigned long long)shm->mig_t0[j],
+						(unsigned long long)shm->mig_t1[j]);
+				TFAIL(t, "round %u: atomic word %d: %s%s; the server's "
+				      "CPU sees %#llx (%s), saw %#llx at the last check; "
+				      "%s buffer at %p, atomic page counters st %u dn %u "
+				      "disc %u/%u brk %u/%u, server window: touched %d "
+				      "disc %d brk %d; its last mutations:%s; the "
+				      "supervisor's last migrate_pages():%s", r, w,
+				      rep->abad == (uint32_t)w + 1 ? "the client's " : "",
+				      rep->abad == (uint32_t)w + 1 ? rep->abad_text :
+				      "the client's results say it can only be",
+				      (unsigned long long)v,
+				      rep->abad != (uint32_t)w + 1 ? cs :
+				      v == rep->abad_got + rep->abad_add ?
+				      "= what it returned + the add: the page held it" :
+				      "not what the atomic returned + the add",
+				      (unsigned long long)t->aw_seen[w],
+				      bk_names[b->kind], (void *)b->addr,
+				      pc->st, pc->dn, pc->dst, pc->ddn, pc->bst, pc->bdn,
+				      t_any(pc, &t->swin[SRV_AP]), disc,
+				      t_brk(pc, &t->swin[SRV_AP]), hist, mig);
 			}
+			t->aw_seen[w] = v;
 			if (!c.unknown)
 				bytes += 8;
 		}
@@ -2078,10 +2196,12 @@ static void *server_thread(void *arg)
 			pthread_mutex_unlock(&t->b[0].lock);
 			beat(t, 22);
 			sent_go = 1;
+			/* Not fresh any more even if the send fails: it may
+			 * have arrived, and the client acted on it. */
+			t->fresh = 0;
 			rc = ctrl_send(t, &go);
 			if (rc)
 				break;
-			t->fresh = 0;
 			rc = ctrl_recv(t, &m, opt.hang_s * 1000);
 			if (rc)
 				break;
@@ -2593,8 +2713,16 @@ static void run_phase(int secs, int chaos, struct rng *rng, uint64_t *kills,
 
 			next_mig = now + (uint64_t)opt.mig_ms / 2 +
 				   rndn(rng, (unsigned int)opt.mig_ms);
-			if (pids[pi] && migrate_pages(pids[pi], 8, &from, &to) >= 0)
-				(*migrations)++;
+			if (pids[pi]) {
+				uint32_t j = shm->mig_idx++ % 4;
+
+				shm->mig_pid[j] = pids[pi];
+				shm->mig_t0[j] = now_ms() - shm->t0_ms;
+				shm->mig_t1[j] = 0;
+				if (migrate_pages(pids[pi], 8, &from, &to) >= 0)
+					(*migrations)++;
+				shm->mig_t1[j] = now_ms() - shm->t0_ms;
+			}
 			if (now_ms() - t0 > mig_max_ms)
 				mig_max_ms = now_ms() - t0;
 		}
@@ -2734,6 +2862,7 @@ int main(int argc, char **argv)
 	 * page tables of the shared libraries) is in the baseline.
 	 */
 	if (opt.warmup_s > 0) {
+		shm->t0_ms = now_ms();
 		run_phase(opt.warmup_s, 0, &rng, &wkills, &wmigs);
 		if (shm->failed) {
 			printf("result=fail phase=warmup\n");
@@ -2752,6 +2881,7 @@ int main(int argc, char **argv)
 	       debugfs_mr_count(), ref0, nnodes);
 
 	t_start = now_ms();
+	shm->t0_ms = t_start;
 	run_phase(opt.time_s, 1, &rng, &kills, &migs);
 	t_run = now_ms() - t_start;
 
