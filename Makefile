@@ -8,6 +8,8 @@
 #                 FUZZ_TIME seconds each (default 300), FUZZ_SEED to replay a run
 #   make bench    install deps, build, run benchmarks/run.py in one VM (~10 min),
 #                 then write Documentation/benchmarks.{md,png,json} (benchmarks/report.py)
+#   make stress   install deps, build, run tests/stress/odp_stress for STRESS_TIME
+#                 seconds (default 300) in a VM: traffic under mutation and kill -9
 #
 # The Debian 6.12 kernel (image, headers, modules) is unpacked into
 # $(ODP_CACHE)/kernel/<version>/ by tests/vm/fetch-kernel.sh; nothing is
@@ -63,6 +65,7 @@ progs: lib
 	 else echo "make: tests/progs/Makefile does not exist yet, skipping progs"; fi
 	@if [ -f tests/rdma/Makefile ]; then $(MAKE) -C tests/rdma; fi
 	@if [ -f tests/fuzz/Makefile ]; then $(MAKE) -C tests/fuzz; fi
+	@if [ -f tests/stress/Makefile ]; then $(MAKE) -C tests/stress; fi
 
 examples: lib
 	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
@@ -121,6 +124,19 @@ bench:
 	else echo "make: no $(BENCH_OUT)/bench.json: Documentation/benchmarks.* not updated"; rc=1; fi; \
 	exit $$rc
 
+# Traffic under mutation and kill -9 for STRESS_TIME seconds, every byte
+# checked, then the leak checks (tests/stress/README.md).  STRESS_ARGS adds
+# odp_stress options, e.g. STRESS_ARGS="-n 6 -m 3 -s 42".
+STRESS_TIME	?= 300
+STRESS_ARGS	?=
+STRESS_OUT	:= $(CURDIR)/build/vm-out/stress-$(RUN_ID)
+.PHONY: stress
+stress:
+	$(MAKE) deps
+	$(MAKE) module rxe lib progs
+	$(VM) --timeout $$(( $(STRESS_TIME) + 600 )) --out $(STRESS_OUT) -- \
+		tests/stress/odp_stress -t $(STRESS_TIME) $(STRESS_ARGS)
+
 lint: kernel
 	bash scripts/install-deps.sh --lint
 	bash scripts/lint.sh $(KDIR)
@@ -133,6 +149,7 @@ clean:
 		driver/*/modules.order
 	-@[ ! -f libodp/Makefile ] || $(MAKE) -C libodp clean
 	-@[ ! -f tests/progs/Makefile ] || $(MAKE) -C tests/progs clean
+	-@[ ! -f tests/stress/Makefile ] || $(MAKE) -C tests/stress clean
 	-@[ ! -f examples/Makefile ] || $(MAKE) -C examples clean
 	-@[ ! -f tests/fuzz/Makefile ] || $(MAKE) -C tests/fuzz clean
 	rm -rf build
