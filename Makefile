@@ -60,6 +60,7 @@ progs: lib
 	@if [ -f tests/progs/Makefile ]; then $(MAKE) -C tests/progs; \
 	 else echo "make: tests/progs/Makefile does not exist yet, skipping progs"; fi
 	@if [ -f tests/rdma/Makefile ]; then $(MAKE) -C tests/rdma; fi
+	@if [ -f tests/verbs/Makefile ]; then $(MAKE) -C tests/verbs; fi
 
 examples: lib
 	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
