@@ -74,6 +74,7 @@ progs: lib
 	@if [ -f tests/rdma/Makefile ]; then $(MAKE) -C tests/rdma; fi
 	@if [ -f tests/fuzz/Makefile ]; then $(MAKE) -C tests/fuzz; fi
 	@if [ -f tests/stress/Makefile ]; then $(MAKE) -C tests/stress; fi
+	@if [ -f tests/verbs/Makefile ]; then $(MAKE) -C tests/verbs; fi
 
 examples: lib
 	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
