@@ -28,6 +28,8 @@ T_REG_FLAT = 1.5            # ... and flat: no size costs more than 1.5x the sma
 T_FAULT = 1.5               # 64-page batched fault within 1.5x of the CPU's first touch
 T_INVAL = 1.10              # invalidation overhead under 10 %
 T_BW = 0.9                  # >= 0.9x of perftest
+T_VERBS_BW = 0.95           # perftest --odp >= 0.95x of pinned on the ODP rxe
+T_STORM_UP = 2.0            # fault storm: at least 2x upstream's throughput
 
 
 # ---------------------------------------------------------------- formatting
@@ -535,6 +537,200 @@ def storm_section(doc):
         if any(med(r["storm_prefetch_over_resident"]) and med(r["storm_prefetch_over_resident"]) > 1
                or med(r["storm_over_resident"]) and med(r["storm_over_resident"]) > 1
                for r in bw["storm"]) else [])
+
+
+def verbs_section(doc, up):
+    """ODP through libibverbs: our rxe (this run) and upstream's (the 6.18 run)."""
+    ours = doc.get("verbs")
+    upv = (up or {}).get("verbs")
+    if not ours and not upv:
+        return []
+    ours, upv = ours or {}, upv or {}
+    ok_k = doc["env"]["kernel"]
+    up_k = up["env"]["kernel"] if up else "-"
+    up_run = (up or {}).get("run_id", "")
+    lines = [
+        "## 7. ODP through libibverbs: our rxe and upstream's, side by side",
+        "",
+        f"Every verbs program on `rxe0`. **Ours**: our ODP rxe on `{ok_k}` (this run). "
+        f"**Upstream**: the stock rxe of Debian trixie-backports' `{up_k}` (upstream ODP, "
+        "6.15+), booted in the same VM by `tests/vm/run --kver ... --stock-rxe` "
+        f"({'run `' + up_run + '`, ' if up_run else ''}"
+        f"started {up.get('started_utc', '?') if up else 'not run'}), same host userland "
+        "(Debian 12: perftest 4.5, rdma-core 44). Each ratio comes from one VM run "
+        "(subject and baseline on the same device, interleaved); absolute rates of the two "
+        "runs are comparable only roughly (TCG, shared host).",
+        "",
+    ]
+    if ours.get("errors") or upv.get("errors"):
+        lines += ["> Errors: " + "; ".join(["ours: " + e for e in ours.get("errors", [])] +
+                                          ["upstream: " + e for e in upv.get("errors", [])]), ""]
+
+    def idx(v, key, *fields):
+        return {tuple(r[f] for f in fields): r for r in v.get(key, [])}
+
+    # perftest
+    po, pu = idx(ours, "perftest", "op", "size"), idx(upv, "perftest", "op", "size")
+    rows = []
+    for k in sorted(set(po) | set(pu)):
+        o, u = po.get(k, {}), pu.get(k, {})
+        r = o.get("odp_over_pinned")
+        rows.append([f"`ib_{k[0]}_bw`", size_str(k[1]), ratio(r), t_mib(o.get("pinned_mib_s")),
+                     ratio(u.get("odp_over_pinned")), t_mib(u.get("pinned_mib_s")),
+                     yesno(r["median"] >= T_VERBS_BW) if r else yesno(None)])
+    prm = doc.get("params", {})
+    lines += [
+        "### perftest `--odp` against pinned, pages resident",
+        "",
+        f"`ib_write_bw`/`ib_read_bw`/`ib_send_bw -d rxe0 -x 1 -F -t 128 -Q 16 -s SIZE -n N` "
+        f"with and without `--odp` (N: {by_size(prm.get('verbs_perftest_iters', {}))}), "
+        f"{prm.get('verbs_reps', '?')} repetitions alternating which goes first; ratio of "
+        "message rates ODP / pinned per repetition. perftest writes its buffers before "
+        f"the timed loop, so the pages are resident. Target on ours: >= {T_VERBS_BW}x.",
+        "",
+        table(["tool", "size", "ours ODP/pinned", "ours pinned MiB/s",
+               "upstream ODP/pinned", "upstream pinned MiB/s", f"ours >= {T_VERBS_BW}"], rows),
+        "",
+    ]
+    # storm
+    so, su = idx(ours, "storm", "op", "size", "qps"), idx(upv, "storm", "op", "size", "qps")
+    rows = []
+    for k in sorted(set(so) | set(su)):
+        o, u = so.get(k, {}), su.get(k, {})
+        om, um = med(o.get("storm_msg_per_s")), med(u.get("storm_msg_per_s"))
+        rows.append([f"{k[0].upper()} {size_str(k[1])} x {k[2]} QPs",
+                     num(med(o.get("resident_msg_per_s")), 0), num(om, 0),
+                     num(med(o.get("storm_prefetch_msg_per_s")), 0),
+                     ratio(o.get("storm_over_resident")),
+                     num(med(u.get("resident_msg_per_s")), 0), num(um, 0),
+                     num(med(u.get("storm_prefetch_msg_per_s")), 0),
+                     ratio(u.get("storm_over_resident")),
+                     f"{num(om / um)}x" if om and um else "-"])
+    checks = {}
+    for tag, v in (("ours", ours), ("upstream", upv)):
+        for c in v.get("storm_checks", []):
+            checks.setdefault(tag, []).append(
+                f"{c['op'].upper()} {size_str(c['size'])}: {'right' if c['data_ok'] else 'WRONG'}")
+    adv = sorted({r.get("advise") for v in (ours, upv) for r in v.get("storm", [])} - {None})
+    lines += [
+        "### Fault storm across many QPs, with and without prefetch",
+        "",
+        "`bench_verbs storm`: 8 RC QP pairs over one ODP MR per side, each pair its own "
+        "slice; one iteration posts one RDMA WRITE per pair and waits for all. *resident*: "
+        "pages stay mapped; *storm*: `MADV_DONTNEED` of both sides' buffers before every "
+        "iteration (every page faulted again by the device); *+prefetch*: the same, then "
+        "`advise_mr(PREFETCH_WRITE, FLUSH)` of both MRs before posting (through "
+        f"`{', '.join(adv) or '?'}`: Debian's librxe 44 has no `ibv_advise_mr`). "
+        f"Rates in messages/s (all QPs), median of the repetitions. Aim: storm at least "
+        f"{T_STORM_UP:.0f}x upstream's.",
+        "",
+        table(["case", "ours resident", "ours storm", "ours storm+prefetch",
+               "ours storm/resident", "upstream resident", "upstream storm",
+               "upstream storm+prefetch", "upstream storm/resident", "storm: ours/upstream"],
+              rows),
+        "",
+        "Data after one more storm iteration (pattern in the sources, both sides dropped "
+        "first, every byte compared): " +
+        "; ".join(f"{t}: {', '.join(v)}" for t, v in checks.items()) + ".",
+        "",
+    ]
+    # reg
+    ro, ru = idx(ours, "reg", "size", "touched"), idx(upv, "reg", "size", "touched")
+    rows = []
+    for k in sorted(set(ro) | set(ru)):
+        o, u = ro.get(k, {}), ru.get(k, {})
+        r = o.get("pinned_over_odp")
+        rows.append([f"{size_str(k[0])}, {'touched' if k[1] else 'untouched'}",
+                     t_med(o.get("odp_reg_ns")), t_med(o.get("pinned_reg_ns")), ratio(r),
+                     t_med(u.get("odp_reg_ns")), t_med(u.get("pinned_reg_ns")),
+                     ratio(u.get("pinned_over_odp")),
+                     yesno(r["median"] >= T_REG_RATIO) if r else yesno(None)])
+    lines += [
+        "### Registration: `ibv_reg_mr` with `IBV_ACCESS_ON_DEMAND` against pinned",
+        "",
+        "`bench_verbs reg`: one `ibv_reg_mr` of anonymous memory, ODP and pinned "
+        "alternating first; ratio pinned / ODP per repetition.",
+        "",
+        table(["memory", "ours ODP", "ours pinned", "ours pinned/ODP", "upstream ODP",
+               "upstream pinned", "upstream pinned/ODP", f"ours >= {T_REG_RATIO:,.0f}x"], rows),
+        "",
+    ]
+    # fault
+    fo, fu = idx(ours, "fault", "pages"), idx(upv, "fault", "pages")
+    rows = []
+    for k in sorted(set(fo) | set(fu)):
+        o, u = fo.get(k, {}), fu.get(k, {})
+        rows.append([f"{k[0]} ({size_str(k[0] * 4096)})", t_med(o.get("cpu_ns_per_page")),
+                     t_med(o.get("fault_extra_ns_per_page")), ratio(o.get("fault_extra_over_cpu")),
+                     t_med(o.get("prefetch_ns_per_page")), ratio(o.get("prefetch_over_cpu")),
+                     t_med(u.get("fault_extra_ns_per_page")), ratio(u.get("fault_extra_over_cpu")),
+                     t_med(u.get("prefetch_ns_per_page")), ratio(u.get("prefetch_over_cpu"))])
+    lines += [
+        "### Fault path per page against the CPU's first touch",
+        "",
+        "`bench_verbs fault`: per batch of P pages, *fault* = time of an RDMA WRITE of P "
+        "pages into a target dropped before every iteration minus the same WRITE into a "
+        "resident target (what the responder's faults add), per page; *prefetch* = "
+        "`advise_mr(PREFETCH_WRITE, FLUSH)` of P dropped pages, per page; *CPU* = one "
+        "store per page into as much freshly dropped memory. All three allocate and zero "
+        "the pages. Our rxe has one fault mode: faults resolved inline in the QP's task, "
+        "on rxe's workqueue, without an MR-wide lock (see the notes below).",
+        "",
+        table(["pages per batch", "CPU first touch/page", "ours fault/page", "ours fault/CPU",
+               "ours prefetch/page", "ours prefetch/CPU", "upstream fault/page",
+               "upstream fault/CPU", "upstream prefetch/page", "upstream prefetch/CPU"], rows),
+        "",
+    ]
+    # inval
+    io_, iu = idx(ours, "inval", "kind", "op", "pages"), idx(upv, "inval", "kind", "op", "pages")
+    rows = []
+    for k in sorted(set(io_) | set(iu), key=lambda k: (k[0] != "4k", k[1], k[2])):
+        o, u = io_.get(k, {}), iu.get(k, {})
+        r = o.get("mapped_over_plain")
+        rows.append([f"{k[1]}, {k[2]} pages, {'THP' if k[0] == 'thp' else '4 KiB'}",
+                     t_med(o.get("plain_ns")), pct(r), pct(o.get("registered_over_plain")),
+                     pct(u.get("mapped_over_plain")), pct(u.get("registered_over_plain")),
+                     yesno(r["median"] <= T_INVAL) if r else yesno(None)])
+    lines += [
+        "### Invalidation: `munmap` / `MADV_DONTNEED` of a device-mapped range",
+        "",
+        "`bench_verbs inval`: the call alone on touched memory, against the same on a "
+        "never-registered range (*plain*); *mapped*: an ODP MR over it with every page "
+        "device-mapped by `advise_mr`; *registered*: the MR, nothing mapped. THP: 2 MiB "
+        f"aligned, `MADV_HUGEPAGE`. Target on ours: mapped at most +{(T_INVAL - 1) * 100:.0f}%.",
+        "",
+        table(["case", "plain (time)", "ours mapped", "ours registered", "upstream mapped",
+               "upstream registered", f"ours <= +{(T_INVAL - 1) * 100:.0f}%"], rows),
+        "",
+    ]
+    # data checks
+    co = {c["test"]: c for c in ours.get("checks", [])}
+    cu = {c["test"]: c for c in upv.get("checks", [])}
+    rows = []
+    for t in list(dict.fromkeys(list(co) + list(cu))):
+        o, u = co.get(t, {}), cu.get(t, {})
+        rows.append([f"`{t}`", o.get("result", "-"), u.get("result", "-"),
+                     (u.get("detail") or "").replace("|", "/")[:300]
+                     if u.get("result") != "pass" else ""])
+    if rows:
+        lines += [
+            "### Data checks (`tests/verbs/verbs_odp`)",
+            "",
+            "Multi-packet transfers (path MTU 1024) through ODP MRs, every byte compared: "
+            "`dontneed_*` drop both sides' pages before every iteration, `unaligned_*` move "
+            "unaligned multi-page ranges, `thp`/`hugetlb` use huge pages "
+            "(`IBV_ACCESS_HUGETLB` with `MAP_HUGETLB`), `implicit` registers the whole "
+            "address space.",
+            "",
+            table(["test", "ours", "upstream", "upstream's output (not passing)"], rows,
+                  ["---", "---", "---", "---"]),
+            "",
+        ]
+    return lines
+
+
+def t_mib(s):
+    return num(med(s), 0) if s else "-"
 
 
 # Below this many MRs a slab delta or a per-MR difference is noise.
@@ -1123,9 +1319,24 @@ def main():
     ap.add_argument("json", help="bench.json of a run")
     ap.add_argument("--docs", default=os.path.join(REPO, "Documentation"))
     ap.add_argument("--started", type=float, help="epoch seconds when `make bench` started")
+    ap.add_argument("--upstream", metavar="JSON",
+                    help="bench.json of the upstream anchor run (run.py --only verbs on the "
+                         "6.18 kernel): shown beside ours and kept in benchmarks.json")
     args = ap.parse_args()
     with open(args.json) as f:
         doc = json.load(f)
+    up = None
+    if args.upstream:
+        try:
+            with open(args.upstream) as f:
+                up = json.load(f)
+            up["run_id"] = os.path.basename(os.path.dirname(os.path.abspath(args.upstream)))
+        except (OSError, ValueError) as e:
+            print(f"report: no upstream data ({e})", file=sys.stderr)
+        doc["upstream"] = up
+    elif isinstance(doc.get("upstream"), dict):
+        up = doc["upstream"]
+    doc.setdefault("run_id", os.path.basename(os.path.dirname(os.path.abspath(args.json))))
     if args.started:
         doc["make_bench_seconds"] = datetime.datetime.now().timestamp() - args.started
 
@@ -1139,6 +1350,7 @@ def main():
     md += bw_section(doc)
     md += storm_section(doc)
     md += scale_section(doc)
+    md += verbs_section(doc, up)
     md += notes_section(doc)
     md += findings_section(doc)
     md += reproduce_section(doc)
