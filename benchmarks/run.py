@@ -26,7 +26,7 @@ Benchmarks (see each program's header comment):
   verbs   ODP through plain libibverbs on rxe0 (our ODP rxe, or upstream's on
           the 6.18 anchor kernel: `--only verbs` there): perftest
           ib_{write,read,send}_bw --odp vs pinned, alternating, then
-          bench_verbs storm/reg/fault/inval (see its header comment)
+          bench_verbs storm/reg/fault/inval/check (see its header comment)
   profile perf record in the guest for the cases that miss their targets
 
 Output: DIR/bench.json (DIR defaults to $ODP_OUT), DIR/raw/*.
@@ -774,6 +774,13 @@ def bench_verbs(params, raw):
         except Exception as e:      # noqa: BLE001 - record, keep going
             out["errors"].append(f"bench_verbs {' '.join(args)}: {e}")
             log(f"bench_verbs {' '.join(args)} FAILED: {e}")
+    # Whether the data arrives (no timing): bench_verbs check.
+    try:
+        ss, _ = run_jsonl("bench_verbs", ["check"], raw, tag="bench_verbs-check", timeout=600)
+        out["data_check"] = [s for s in ss if s.get("part") == "check"]
+    except Exception as e:      # noqa: BLE001 - record, keep going
+        out["errors"].append(f"bench_verbs check: {e}")
+        log(f"bench_verbs check FAILED: {e}")
     out["samples"] = bsamples
     out.update(aggregate_verbs(bsamples))
     # Data checks (tests/verbs/verbs_odp): multi-packet transfers into
