@@ -87,7 +87,7 @@ FULL = {
         ["storm", "--qps", "8", "--size", "4K", "--iters", "40", "--reps", "5"],
         ["storm", "--qps", "8", "--size", "64K", "--iters", "20", "--reps", "5"],
         ["reg", "--size", "1G", "--reps", "3"],
-        ["fault", "--batches", "1,16,256", "--iters", "30", "--reps", "5"],
+        ["fault", "--batches", "1,16,256", "--iters", "60", "--reps", "5"],
         ["inval", "--sizes", "16,512,8192", "--reps", "9"],
     ],
 }
