@@ -569,6 +569,18 @@ def verbs_section(doc, up):
     def idx(v, key, *fields):
         return {tuple(r[f] for f in fields): r for r in v.get(key, [])}
 
+    up_wrong = [c for c in upv.get("data_check", []) if c["mode"] == "odp" and
+                (c["bad_bytes"] or c["status"])]
+    if up_wrong:
+        lines += [
+            f"> **Upstream's ODP transfers lose data** in this run: {len(up_wrong)} of "
+            f"{sum(1 for c in upv['data_check'] if c['mode'] == 'odp')} ODP cases of "
+            "`bench_verbs check` below arrived wrong (pinned: "
+            f"{sum(1 for c in upv['data_check'] if c['mode'] == 'pinned' and not c['bad_bytes'])}"
+            f" of {sum(1 for c in upv['data_check'] if c['mode'] == 'pinned')} right). Its ODP "
+            "rates below count packets, not correct bytes.",
+            "",
+        ]
     # perftest
     po, pu = idx(ours, "perftest", "op", "size"), idx(upv, "perftest", "op", "size")
     rows = []
