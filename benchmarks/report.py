@@ -266,6 +266,7 @@ def summary_section(doc):
                  (f"worst: {ratio(worst['odp_over_perftest'])} ({worst['op'].upper()} "
                   f"{size_str(worst['size'])}); {len(bad)} of {len(doc['bw']['rows'])} "
                   f"cases under" if worst else "-"), yesno(ok)])
+    rows += verbs_target_rows(doc)
     lines.append(table(["#", "target", "measured: median [min-max]", ""], rows,
                        ["--:", "---", "---", "---"]))
     lines += ["", "Items 5 (fault storm) and 6 (scaling) have no target; their figures "
@@ -538,6 +539,56 @@ def storm_section(doc):
         if any(med(r["storm_prefetch_over_resident"]) and med(r["storm_prefetch_over_resident"]) > 1
                or med(r["storm_over_resident"]) and med(r["storm_over_resident"]) > 1
                for r in bw["storm"]) else [])
+
+
+def verbs_target_rows(doc):
+    """Section 7's targets (our ODP rxe through libibverbs) for the summary."""
+    v = doc.get("verbs")
+    if not v:
+        return []
+    upv = (doc.get("upstream") or {}).get("verbs") or {}
+    rows = []
+    pt = [r for r in v.get("perftest", []) if r.get("odp_over_pinned")]
+    if pt:
+        worst = min(pt, key=lambda r: r["odp_over_pinned"]["median"])
+        bad = [r for r in pt if r["odp_over_pinned"]["median"] < T_VERBS_BW]
+        rows.append(["7", f"perftest `--odp` at least {T_VERBS_BW}x of pinned on our rxe "
+                     "(4 and 64 KiB, pages resident)",
+                     f"worst: {ratio(worst['odp_over_pinned'])} (`ib_{worst['op']}_bw` "
+                     f"{size_str(worst['size'])}); {len(bad)} of {len(pt)} cases under",
+                     yesno(not bad)])
+    reg = [r for r in v.get("reg", []) if r.get("pinned_over_odp") and not r["touched"]]
+    if reg:
+        r = reg[-1]
+        rows.append(["7", f"`ibv_reg_mr` ODP of {size_str(r['size'])} at least "
+                     f"{T_REG_RATIO:,.0f}x cheaper than pinned (untouched memory)",
+                     ratio(r["pinned_over_odp"]), yesno(r["pinned_over_odp"]["median"] >= T_REG_RATIO)])
+    inv = [r for r in v.get("inval", []) if r.get("mapped_over_plain")]
+    if inv:
+        worst = max(inv, key=lambda r: r["mapped_over_plain"]["median"])
+        bad = [r for r in inv if r["mapped_over_plain"]["median"] > T_INVAL]
+        rows.append(["7", f"invalidation of a device-mapped range (our rxe) under "
+                     f"{(T_INVAL - 1) * 100:.0f}% extra",
+                     f"worst: {pct(worst['mapped_over_plain'])} ({worst['op']}, {worst['pages']} "
+                     f"pages, {worst['kind']}); {len(bad)} of {len(inv)} cases over",
+                     yesno(not bad)])
+    us = {(r["op"], r["size"], r["qps"]): r for r in upv.get("storm", [])}
+    pairs = [(r, us.get((r["op"], r["size"], r["qps"]))) for r in v.get("storm", [])]
+    pairs = [(o, u) for o, u in pairs if u and med(o["storm_msg_per_s"]) and
+             med(u["storm_msg_per_s"])]
+    if pairs:
+        rs = [(med(o["storm_msg_per_s"]) / med(u["storm_msg_per_s"]), o) for o, u in pairs]
+        rows.append(["7", f"fault storm throughput at least {T_STORM_UP:.0f}x upstream's "
+                     "(aim; two VM runs)",
+                     "; ".join(f"WRITE {size_str(o['size'])} x {o['qps']} QPs: {num(x)}x"
+                               for x, o in rs), yesno(all(x >= T_STORM_UP for x, _ in rs))])
+    ck = v.get("data_check")
+    if ck:
+        wrong = [c for c in ck if c["bad_bytes"] or c["status"]]
+        rows.append(["7", "multi-packet WRITE/READ/SEND through ODP MRs arrive intact "
+                     "(`bench_verbs check`)", f"{len(ck) - len(wrong)} of {len(ck)} cases right",
+                     yesno(not wrong)])
+    return rows
 
 
 def verbs_section(doc, up):
