@@ -767,6 +767,24 @@ def verbs_section(doc, up):
                "upstream registered", f"ours <= +{(T_INVAL - 1) * 100:.0f}%"], rows),
         "",
     ]
+    bad4k = [r for r in ours.get("inval", []) if r["kind"] == "4k" and r.get("mapped_over_plain")
+             and r["mapped_over_plain"]["median"] > T_INVAL and r["pages"] >= 512]
+    if bad4k:
+        per = [(med(r["mapped_ns"]) - med(r["plain_ns"])) / r["pages"] for r in bad4k]
+        lines += [
+            f"**Invalidation with 4 KiB pages misses the target on ours** ({len(bad4k)} cases of "
+            f"512 pages or more; about {num(min(per), 0)}-{num(max(per), 0)} ns more per "
+            "device-mapped page), while *registered* (nothing mapped) stays near the plain cost "
+            "and THP stays within or near it: the cost is in dropping 4 KiB translations. "
+            "The ODP core's `odp_pt_zap()` (driver/core/pt.c) handles one xarray entry per "
+            "iteration, each with a fresh `XA_STATE` walk from the root, `xas_lock`, "
+            "`xas_store(NULL)` and unlock; a THP is one multi-index entry, so it pays once per "
+            "2 MiB. Upstream clears a flat per-page array. What would close it (a reading of "
+            "the code, not profiled here): one `xas` walk over the range under one "
+            "`xas_lock` (`xas_for_each` + `xas_store`, dropping the lock every batch), or "
+            "flat per-chunk arrays as `ib_umem_odp` has.",
+            "",
+        ]
     lines += [
         "**Inline vs deferred faults.** Our rxe has one fault mode, measured above: a "
         "fault is resolved inline in the faulting QP's own task (rxe's unbound workqueue), "
