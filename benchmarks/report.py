@@ -1287,8 +1287,8 @@ def reproduce_section(doc):
         "(4, 5), `bench_scale` (6), perftest `--odp`, `bench_verbs` and "
         "`tests/verbs/verbs_odp` (7); each file's header says exactly what it measures. "
         "Section 7's upstream columns come from a second VM that `make bench` boots with "
-        "trixie-backports' 6.18 kernel (`tests/vm/run --kver upstream --stock-rxe "
-        "--no-module --odp-core none -- benchmarks/run.py --only verbs`; "
+        "trixie-backports' 6.18 kernel (`tests/vm/run --kver $(bash tests/vm/fetch-kernel.sh "
+        "--upstream) --stock-rxe --no-module --odp-core none -- benchmarks/run.py --only verbs`; "
         "`tests/vm/fetch-kernel.sh --upstream` fetches it with a private apt "
         "configuration); `report.py --upstream` reads its `bench.json`.",
         "",
