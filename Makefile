@@ -7,7 +7,8 @@
 #   make fuzz     install deps, build, run both fuzzers (tests/fuzz) in one VM,
 #                 FUZZ_TIME seconds each (default 300), FUZZ_SEED to replay a run
 #   make bench    install deps, build, run benchmarks/run.py in one VM (~10 min),
-#                 then write Documentation/benchmarks.{md,png,json} (benchmarks/report.py)
+#                 its verbs part again on upstream's 6.18 kernel (a second VM), then
+#                 write Documentation/benchmarks.{md,png,json} (benchmarks/report.py)
 #   make stress   install deps, build, run tests/stress/odp_stress for STRESS_TIME
 #                 seconds (default 300) in a VM: traffic under mutation and kill -9
 #
@@ -117,18 +118,31 @@ vm: module rxe
 
 # The benchmarks run in one VM; the report is written on the host from the
 # JSON the VM left in BENCH_OUT, also when a benchmark failed (it says so).
+# Then the upstream anchor: Debian trixie-backports' 6.18 kernel (its own rxe
+# has upstream's ODP; fetch-kernel.sh --upstream, a private apt config in
+# $(ODP_CACHE)) boots in a second VM and runs the verbs part (run.py --only
+# verbs) into BENCH_OUT-upstream; the report shows both side by side.
+# BENCH_UPSTREAM=0 skips it.
 BENCH_OUT	:= $(CURDIR)/build/vm-out/bench-$(RUN_ID)
 BENCH_TIMEOUT	?= 2400
+BENCH_UPSTREAM	?= 1
 .PHONY: bench
 bench:
 	@mkdir -p build && date +%s >build/.bench-start
 	$(MAKE) deps
 	$(MAKE) module rxe lib examples
+	$(MAKE) -C tests/verbs
 	$(MAKE) -C benchmarks
 	@rc=0; $(VM) --timeout $(BENCH_TIMEOUT) --out $(BENCH_OUT) -- \
 		/usr/bin/python3 benchmarks/run.py || rc=$$?; \
+	up=; if [ "$(BENCH_UPSTREAM)" = 1 ]; then \
+		kv=$$(bash tests/vm/fetch-kernel.sh --upstream) && \
+		{ $(VM) --kver $$kv --stock-rxe --no-module --odp-core none \
+			--timeout $(BENCH_TIMEOUT) --out $(BENCH_OUT)-upstream -- \
+			/usr/bin/python3 benchmarks/run.py --only verbs || rc=$$?; } || rc=$$?; \
+		up="--upstream $(BENCH_OUT)-upstream/bench.json"; fi; \
 	if [ -f $(BENCH_OUT)/bench.json ]; then \
-		$(PYTHON) benchmarks/report.py --started $$(cat build/.bench-start) \
+		$(PYTHON) benchmarks/report.py --started $$(cat build/.bench-start) $$up \
 			$(BENCH_OUT)/bench.json || rc=$$?; \
 	else echo "make: no $(BENCH_OUT)/bench.json: Documentation/benchmarks.* not updated"; rc=1; fi; \
 	exit $$rc

@@ -23,6 +23,10 @@ Benchmarks (see each program's header comment):
           examples/odp_write_bw (WRITE) and benchmarks/bench_bw (READ, SEND),
           then the WRITE fault storm (odp_write_bw --odp-fault [--prefetch])
   scale   bench_scale  many MRs: rates, slab memory, invalidation cost
+  verbs   ODP through plain libibverbs on rxe0 (our ODP rxe, or upstream's on
+          the 6.18 anchor kernel: `--only verbs` there): perftest
+          ib_{write,read,send}_bw --odp vs pinned, alternating, then
+          bench_verbs storm/reg/fault/inval/check (see its header comment)
   profile perf record in the guest for the cases that miss their targets
 
 Output: DIR/bench.json (DIR defaults to $ODP_OUT), DIR/raw/*.
@@ -72,6 +76,20 @@ FULL = {
     # Runs of a few seconds each under `perf record -a`.
     "profile_iters": {"write_64_t16": 300, "write_65536": 60},
     "profile_loop_sec": 3,
+    # verbs: perftest pinned vs --odp, repetitions alternate the order.
+    # Iterations for runs of ~2 s (4 KiB: ~10k msg/s, 64 KiB: ~600 msg/s
+    # here), so that the first pass over perftest's buffers (where ODP
+    # faults the device mappings in) weighs little.
+    "verbs_reps": 5,
+    "verbs_sizes": [4096, 65536],
+    "verbs_perftest_iters": {4096: 20000, 65536: 2000},
+    "verbs_bench": [
+        ["storm", "--qps", "8", "--size", "4K", "--iters", "40", "--reps", "5"],
+        ["storm", "--qps", "8", "--size", "64K", "--iters", "20", "--reps", "5"],
+        ["reg", "--size", "1G", "--reps", "3"],
+        ["fault", "--batches", "1,16,256", "--iters", "60", "--reps", "5"],
+        ["inval", "--sizes", "16,512,8192", "--reps", "9"],
+    ],
 }
 QUICK = {
     "reg": ["--sizes", "4K,1M,64M", "--reps", "2", "--big-reps", "1",
@@ -92,6 +110,15 @@ QUICK = {
     "txdepth": [16],
     "profile_iters": {"write_64_t16": 50, "write_65536": 20},
     "profile_loop_sec": 1,
+    "verbs_reps": 2,
+    "verbs_sizes": [4096, 65536],
+    "verbs_perftest_iters": {4096: 2000, 65536: 200},
+    "verbs_bench": [
+        ["storm", "--qps", "4", "--size", "64K", "--iters", "5", "--reps", "1"],
+        ["reg", "--size", "256M", "--reps", "1"],
+        ["fault", "--batches", "1,16", "--iters", "10", "--reps", "1"],
+        ["inval", "--sizes", "16,512", "--reps", "2"],
+    ],
 }
 
 PERFTEST = {"write": "ib_write_bw", "read": "ib_read_bw", "send": "ib_send_bw"}
@@ -202,17 +229,18 @@ def stats_delta(before, after):
 
 # ---------------------------------------------------------------- C programs
 
-def run_jsonl(name, args, raw_dir, timeout=1200):
+def run_jsonl(name, args, raw_dir, timeout=1200, tag=None):
     """Run benchmarks/<name> and return its JSON Lines samples."""
+    tag = tag or name
     cmd = [os.path.join(HERE, name)] + args
     log(" ".join([name] + args))
     t0 = time.monotonic()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=timeout)
     dt = time.monotonic() - t0
-    with open(os.path.join(raw_dir, f"{name}.jsonl"), "w") as f:
+    with open(os.path.join(raw_dir, f"{tag}.jsonl"), "w") as f:
         f.write(p.stdout)
-    with open(os.path.join(raw_dir, f"{name}.stderr"), "w") as f:
+    with open(os.path.join(raw_dir, f"{tag}.stderr"), "w") as f:
         f.write(p.stderr)
     if p.returncode:
         raise RuntimeError(f"{name} failed (exit {p.returncode}): {p.stderr.strip()[-500:]}")
@@ -498,11 +526,11 @@ def first_error(out):
     return lines[-1].strip()[:200] if lines else ""
 
 
-def run_perftest(op, size, iters, raw, tag):
-    """perftest over rxe0 with pinned MRs; msg/s or None."""
+def run_perftest(op, size, iters, raw, tag, odp=False):
+    """perftest over rxe0 with pinned MRs (odp: with --odp); msg/s or None."""
     tool = PERFTEST[op]
     common = ["-d", IBDEV, "-x", "1", "-F", "-s", str(size), "-n", str(iters),
-              "-t", "128", "-Q", "16"]
+              "-t", "128", "-Q", "16"] + (["--odp"] if odp else [])
     for attempt in range(3):
         port = str(PORTS.get())
         rxe0 = rxe_counters()
@@ -698,6 +726,147 @@ def rate_str(r):
     return f"{r['msg_per_s']:.0f} msg/s" if r else "failed"
 
 
+# ---------------------------------------------------------------- verbs
+
+VERBS_CHECKS = ["dontneed_write", "dontneed_read", "dontneed_send", "unaligned_write",
+                "unaligned_read", "unaligned_send", "thp", "hugetlb", "implicit"]
+
+
+def bench_verbs(params, raw):
+    """ODP through libibverbs on rxe0: perftest --odp vs pinned, bench_verbs."""
+    t0 = time.monotonic()
+    out = {"kernel": platform.release(), "rxe": os.environ.get("ODP_RXE", ""),
+           "errors": [], "perftest_samples": []}
+    # perftest, pages resident (perftest touches its buffers before the
+    # timed loop); pinned and ODP alternate which goes first.
+    samples = out["perftest_samples"]
+    for rep in range(params["verbs_reps"]):
+        for op in ("write", "read", "send"):
+            for size in params["verbs_sizes"]:
+                iters = params["verbs_perftest_iters"][size]
+                s = {"op": op, "size": size, "rep": rep, "iters": iters}
+                for mode in (("pinned", "odp") if rep % 2 == 0 else ("odp", "pinned")):
+                    s[mode] = run_perftest(op, size, iters, raw,
+                                           f"verbs-{op}-{size}-{mode}-r{rep}", odp=mode == "odp")
+                    if s[mode] is None:
+                        out["errors"].append(f"perftest {op} {size} {mode} rep {rep}: failed")
+                samples.append(s)
+                log(f"verbs {op} {size} rep {rep}: pinned {rate_str(s['pinned'])}  "
+                    f"odp {rate_str(s['odp'])}")
+    rows = []
+    for (op, size), ss in sorted(group(samples, "op", "size").items()):
+        def rate(s, k):
+            return s[k]["msg_per_s"] if s.get(k) else None
+        rows.append({
+            "op": op, "size": size,
+            "odp_over_pinned": ratio_summary([(rate(s, "odp"), rate(s, "pinned")) for s in ss]),
+            "odp_mib_s": summary([s["odp"]["mib_s"] if s.get("odp") else None for s in ss]),
+            "pinned_mib_s": summary([s["pinned"]["mib_s"] if s.get("pinned") else None
+                                     for s in ss]),
+        })
+    out["perftest"] = rows
+    # bench_verbs parts.
+    bsamples = []
+    for i, args in enumerate(params["verbs_bench"]):
+        try:
+            ss, _ = run_jsonl("bench_verbs", args, raw, tag=f"bench_verbs-{i}-{args[0]}")
+            bsamples += ss
+        except Exception as e:      # noqa: BLE001 - record, keep going
+            out["errors"].append(f"bench_verbs {' '.join(args)}: {e}")
+            log(f"bench_verbs {' '.join(args)} FAILED: {e}")
+    # Whether the data arrives (no timing): bench_verbs check.
+    try:
+        ss, _ = run_jsonl("bench_verbs", ["check"], raw, tag="bench_verbs-check", timeout=600)
+        out["data_check"] = [s for s in ss if s.get("part") == "check"]
+    except Exception as e:      # noqa: BLE001 - record, keep going
+        out["errors"].append(f"bench_verbs check: {e}")
+        log(f"bench_verbs check FAILED: {e}")
+    out["samples"] = bsamples
+    out.update(aggregate_verbs(bsamples))
+    # Data checks (tests/verbs/verbs_odp): multi-packet transfers into
+    # dropped pages, THP, hugetlb, implicit ODP; every byte compared.
+    out["checks"] = []
+    prog = os.path.join(REPO, "tests", "verbs", "verbs_odp")
+    for name in VERBS_CHECKS:
+        try:
+            p = subprocess.run([prog, name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, timeout=120)
+            rc, text = p.returncode, p.stdout
+        except (OSError, subprocess.TimeoutExpired) as e:
+            rc, text = None, str(e)
+        res = {0: "pass", 1: "FAIL", 77: "skip"}.get(rc, f"error (exit {rc})")
+        lines = [x for x in text.strip().splitlines() if x.strip()]
+        out["checks"].append({"test": name, "result": res, "rc": rc,
+                              "detail": " / ".join(lines[-3:])[:400]})
+        with open(os.path.join(raw, f"verbs_odp-{name}.out"), "w") as f:
+            f.write(text)
+        log(f"verbs_odp {name}: {res}")
+    out["seconds"] = time.monotonic() - t0
+    return out
+
+
+def aggregate_verbs(samples):
+    storm, reg, fault, inval, checks = [], [], [], [], []
+    for (op, size, qps), ss in sorted(group([s for s in samples if s["part"] == "storm"],
+                                            "op", "size", "qps").items()):
+        storm.append({
+            "op": op, "size": size, "qps": qps, "iters": ss[0]["iters"],
+            "shared_mr": ss[0]["shared_mr"], "advise": ss[0]["advise"],
+            "resident_msg_per_s": summary([s["resident_msg_per_s"] for s in ss]),
+            "storm_msg_per_s": summary([s["storm_msg_per_s"] for s in ss]),
+            "storm_prefetch_msg_per_s": summary([s["storm_prefetch_msg_per_s"] for s in ss]),
+            "storm_over_resident": ratio_summary(
+                [(s["storm_msg_per_s"], s["resident_msg_per_s"]) for s in ss]),
+            "storm_prefetch_over_resident": ratio_summary(
+                [(s["storm_prefetch_msg_per_s"], s["resident_msg_per_s"]) for s in ss]),
+            "prefetch_over_storm": ratio_summary(
+                [(s["storm_prefetch_msg_per_s"], s["storm_msg_per_s"]) for s in ss]),
+        })
+    checks = [s for s in samples if s["part"] == "storm_check"]
+    for (size, touched), ss in sorted(group([s for s in samples if s["part"] == "reg"],
+                                            "size", "touched").items()):
+        reg.append({
+            "size": size, "touched": touched,
+            "odp_reg_ns": summary([s["odp_reg_ns"] for s in ss]),
+            "pinned_reg_ns": summary([s["pinned_reg_ns"] for s in ss]),
+            "odp_dereg_ns": summary([s["odp_dereg_ns"] for s in ss]),
+            "pinned_dereg_ns": summary([s["pinned_dereg_ns"] for s in ss]),
+            "pinned_over_odp": ratio_summary([(s["pinned_reg_ns"], s["odp_reg_ns"]) for s in ss]),
+        })
+    for (pages,), ss in sorted(group([s for s in samples if s["part"] == "fault"],
+                                     "pages").items()):
+        n = ss[0]["iters"] * pages
+        extra = [(s["write_fault_ns"] - s["write_resident_ns"]) / n for s in ss]
+        cpu = [s["cpu_ns"] / n for s in ss]
+        pf = [s["prefetch_ns"] / n if s.get("prefetch_ns") is not None else None for s in ss]
+        fault.append({
+            "pages": pages, "advise": ss[0]["advise"],
+            "write_resident_ns_per_page": summary([s["write_resident_ns"] / n for s in ss]),
+            "write_fault_ns_per_page": summary([s["write_fault_ns"] / n for s in ss]),
+            "fault_extra_ns_per_page": summary(extra),
+            "prefetch_ns_per_page": summary(pf),
+            "cpu_ns_per_page": summary(cpu),
+            "fault_extra_over_cpu": ratio_summary(list(zip(extra, cpu))),
+            "prefetch_over_cpu": ratio_summary([(p, c) for p, c in zip(pf, cpu) if p is not None]),
+            "prefetch_error": next((s["prefetch_error"] for s in ss if "prefetch_error" in s), None),
+        })
+    for (kind, op, pages), ss in sorted(group([s for s in samples if s["part"] == "inval"],
+                                              "kind", "op", "pages").items()):
+        inval.append({
+            "kind": kind, "op": op, "pages": pages,
+            "huge_bytes": ss[-1]["huge_bytes"],
+            "plain_ns": summary([s["plain_ns"] for s in ss]),
+            "registered_ns": summary([s["registered_ns"] for s in ss]),
+            "mapped_ns": summary([s["mapped_ns"] for s in ss]),
+            "mapped_over_plain": ratio_summary([(s["mapped_ns"], s["plain_ns"]) for s in ss]),
+            "registered_over_plain": ratio_summary(
+                [(s["registered_ns"], s["plain_ns"]) for s in ss]),
+            "map_error": next((s["map_error"] for s in ss if "map_error" in s), None),
+        })
+    return {"storm": storm, "storm_checks": checks, "reg": reg, "fault": fault,
+            "inval": inval}
+
+
 # ---------------------------------------------------------------- profiles
 
 def perf_report(data, out_txt):
@@ -822,7 +991,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.environ.get("ODP_OUT") or os.path.join(REPO, "build", "bench"))
     ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of the pipeline")
-    ap.add_argument("--only", default="numa,reg,fault,inval,bw,scale,profile",
+    ap.add_argument("--only", default="numa,reg,fault,inval,bw,scale,profile,verbs",
                     help="comma-separated subset")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -848,7 +1017,7 @@ def main():
     odp0 = odp_stats()
     steps = [("numa", numa_probe), ("reg", bench_reg), ("fault", bench_fault),
              ("inval", bench_inval), ("bw", bench_bw), ("scale", bench_scale),
-             ("profile", profiles)]
+             ("profile", profiles), ("verbs", bench_verbs)]
     only = set(args.only.split(","))
     # Automatic NUMA balancing (on by default in this 2-node VM) scans the
     # process's memory and charges that work to whatever system call returns

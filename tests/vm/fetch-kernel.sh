@@ -3,6 +3,11 @@
 #
 #   tests/vm/fetch-kernel.sh            resolve, download if needed, print the version
 #   tests/vm/fetch-kernel.sh --kdir     ... and print the headers dir instead
+#   tests/vm/fetch-kernel.sh --upstream the newest linux-image-6.18.*+deb13-amd64 of
+#                                       trixie-backports (image and modules only), the
+#                                       upstream anchor of the benchmarks (its rxe has
+#                                       upstream's ODP); boot it with tests/vm/run --kver
+#                                       <ver> --stock-rxe --no-module --odp-core none
 #
 # The .debs are downloaded with `apt-get download` and unpacked with `dpkg-deb -x`
 # into ${ODP_CACHE:-$HOME/.cache/odp}/kernel/<ver>/; nothing is installed on the
@@ -10,12 +15,21 @@
 # Set ODP_KVER=<ver> to pin a version that is already in the cache (or in the
 # archive).  The newest version is resolved every time, because old versions
 # leave the archive.
+#
+# --upstream uses a private apt configuration under <cache>/apt-trixie-backports/
+# (its own sources list, lists and archives; the host's apt config and lists are
+# never changed) and does not change <cache>/kernel/current.
 set -euo pipefail
 
 CACHE=${ODP_CACHE:-$HOME/.cache/odp}
 KROOT=$CACHE/kernel
 PRINT=version
-[ "${1:-}" = "--kdir" ] && PRINT=kdir
+UPSTREAM=
+APT_OPTS=()
+case "${1:-}" in
+--kdir) PRINT=kdir ;;
+--upstream) UPSTREAM=1 ;;
+esac
 
 log() { echo "fetch-kernel: $*" >&2; }
 
@@ -24,6 +38,12 @@ log() { echo "fetch-kernel: $*" >&2; }
 # each one costs most of a second).
 resolve() {
 	local names v kpkg
+	if [ -n "$UPSTREAM" ]; then
+		names=$(apt-cache "${APT_OPTS[@]}" pkgnames linux-image-6.18 2>/dev/null)
+		sed -nE 's/^linux-image-(6\.18\.[0-9]+\+deb13-amd64)(-unsigned)?$/\1/p' <<<"$names" |
+			sort -u -V -r | head -n1 | grep .
+		return
+	fi
 	names=$(apt-cache pkgnames linux- 2>/dev/null | sort -u)
 	for v in $(sed -nE 's/^linux-image-(6\.12\.[0-9]+\+deb12-amd64)(-unsigned)?$/\1/p' <<<"$names" |
 		   sort -u -V -r); do
@@ -38,10 +58,13 @@ resolve() {
 	return 1
 }
 
-have_pkg() { apt-cache show --no-all-versions "$1" >/dev/null 2>&1; }
+have_pkg() { apt-cache "${APT_OPTS[@]}" show --no-all-versions "$1" >/dev/null 2>&1; }
 
 apt_update() {
-	if [ "$(id -u)" = 0 ]; then
+	if [ -n "$UPSTREAM" ]; then
+		log "apt-get update of the private trixie-backports lists"
+		apt-get -qq "${APT_OPTS[@]}" -o APT::Sandbox::User="$(id -un)" update >&2
+	elif [ "$(id -u)" = 0 ]; then
 		log "running apt-get update"
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
 	fi
@@ -55,10 +78,13 @@ fetch() {
 	tmp=$(mktemp -d "$KROOT/.fetch-$v.XXXXXX") || return 1
 	img=linux-image-$v-unsigned
 	have_pkg "$img" || img=linux-image-$v
-	log "downloading $img linux-headers-$v linux-headers-$kpkg-common linux-kbuild-$kpkg"
+	[ -z "$UPSTREAM" ] || img=linux-image-$v	# trixie's -unsigned is only a virtual name
+	local pkgs=("$img" "linux-headers-$v" "linux-headers-$kpkg-common" "linux-kbuild-$kpkg")
+	[ -z "$UPSTREAM" ] || pkgs=("$img")	# booted only, nothing is built against it
+	log "downloading ${pkgs[*]}"
 	# _apt cannot write into a root-owned mktemp dir: let apt fetch as the caller.
-	if ! (cd "$tmp" && apt-get -q -o APT::Sandbox::User="$(id -un)" download \
-		"$img" "linux-headers-$v" "linux-headers-$kpkg-common" "linux-kbuild-$kpkg" >&2); then
+	if ! (cd "$tmp" && apt-get -q "${APT_OPTS[@]}" -o APT::Sandbox::User="$(id -un)" download \
+		"${pkgs[@]}" >&2); then
 		rm -rf "$tmp"
 		return 1
 	fi
@@ -72,7 +98,7 @@ fetch() {
 		printf '%s %s %s\n' "$(dpkg-deb -f "$deb" Package)" "$(dpkg-deb -f "$deb" Version)" \
 			"$(dpkg-deb -f "$deb" Source)" >"$tmp/root/.image-package" || { rm -rf "$tmp"; return 1; }
 	# The arch headers include the -common Makefile by absolute path.
-	sed -i "s|^include /usr/src/|include $dir/usr/src/|" \
+	[ -n "$UPSTREAM" ] || sed -i "s|^include /usr/src/|include $dir/usr/src/|" \
 		"$tmp/root/usr/src/linux-headers-$v/Makefile" || { rm -rf "$tmp"; return 1; }
 	# Modules may be shipped under lib/ or usr/lib/: make lib/modules the real one.
 	if [ ! -d "$tmp/root/lib/modules/$v/kernel" ] && [ -d "$tmp/root/usr/lib/modules/$v/kernel" ]; then
@@ -94,6 +120,31 @@ fetch() {
 mkdir -p "$KROOT"
 exec 9>"$KROOT/.lock"
 flock 9		# one fetch at a time (parallel runs share the cache)
+
+if [ -n "$UPSTREAM" ]; then
+	apt_dir=$CACHE/apt-trixie-backports
+	mkdir -p "$apt_dir/state/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/preferences.d"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main" \
+		>"$apt_dir/sources.list"
+	APT_OPTS=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o "Dir::Etc::sourceparts=-"
+		  -o "Dir::Etc::preferencesparts=$apt_dir/preferences.d" -o "Dir::State=$apt_dir/state"
+		  -o "Dir::Cache=$apt_dir/cache")
+	ver=${ODP_KVER:-}
+	[ -n "$ver" ] || ver=$(resolve) || { apt_update; ver=$(resolve) || ver=; }
+	if [ -z "$ver" ]; then
+		ver=$(cd "$KROOT" && ls -d 6.18.*+deb13-amd64 2>/dev/null | sort -V | tail -n1)
+		[ -n "$ver" ] && [ -f "$KROOT/$ver/.complete" ] ||
+			{ log "no linux-image-6.18.*+deb13-amd64 in trixie-backports and none cached"; exit 1; }
+		log "cannot resolve with apt; using cached $ver"
+	fi
+	if [ ! -f "$KROOT/$ver/.complete" ] && ! fetch "$ver"; then
+		apt_update
+		fetch "$ver" || { log "cannot fetch kernel $ver"; exit 1; }
+	fi
+	log "upstream kernel $ver in $KROOT/$ver"
+	echo "$ver"
+	exit 0
+fi
 ver=${ODP_KVER:-}
 if [ -z "$ver" ]; then
 	ver=$(resolve) || { apt_update; ver=$(resolve) || ver=; }
