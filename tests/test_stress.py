@@ -58,4 +58,5 @@ def test_stress_mutate_kill():
     assert r["leaks"] == 0
     assert r["leak.mrs_left"] == 0
     assert r["leak.module_refcnt"] == 0
-    assert r["dev.pages_mapped"] == 0
+    # dev.pages_mapped back to its baseline is part of leaks == 0 (the baseline
+    # need not be 0: see test_anon_dontneed_large).
