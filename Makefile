@@ -4,6 +4,8 @@
 #   make check    install deps, fetch the kernel, build, run the test suite in a VM
 #                 (extra pytest arguments: make check T="-k mr -x")
 #   make lint     W=1 -Werror build, sparse, checkpatch --strict
+#   make fuzz     install deps, build, run both fuzzers (tests/fuzz) in one VM,
+#                 FUZZ_TIME seconds each (default 300), FUZZ_SEED to replay a run
 #   make bench    install deps, build, run benchmarks/run.py in one VM (~10 min),
 #                 then write Documentation/benchmarks.{md,png,json} (benchmarks/report.py)
 #   make stress   install deps, build, run tests/stress/odp_stress for STRESS_TIME
@@ -30,9 +32,9 @@ RUN_ID		:= $(shell date +%Y%m%d-%H%M%S)
 CHECK_OUT	:= $(CURDIR)/build/vm-out/check-$(RUN_ID)
 DEMO_OUT	:= $(CURDIR)/build/vm-out/demo-$(RUN_ID)
 
-.PHONY: all deps kernel module lib progs examples check demo vm lint clean
+.PHONY: all deps kernel debug-kernel module rxe lib progs examples check demo vm lint clean fuzz
 
-all: module lib progs examples
+all: module rxe lib progs examples
 
 deps:
 	bash scripts/install-deps.sh
@@ -40,9 +42,25 @@ deps:
 kernel:
 	@bash tests/vm/fetch-kernel.sh >/dev/null
 
+# The debug kernel (KASAN, lockdep, DEBUG_LIST/OBJECTS, kmemleak, failslab)
+# from Debian's source of the VM kernel's exact version; source, build and
+# install live in $(ODP_CACHE).  About 15 min on 2 cores; a repeated
+# `make debug-kernel` does nothing.  (Booting it in the runner and
+# `make check KERNEL=debug` are not merged yet.)
+debug-kernel:
+	@bash tests/vm/debug-kernel.sh >/dev/null
+
 module: kernel
 	@test -f driver/Kbuild || { echo "make: driver/Kbuild does not exist yet"; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/driver modules
+
+# Our rdma_rxe.ko (build/rxe/): Debian's rxe source of this kernel + the
+# patch series and own files of driver/rxe/ (see driver/rxe/Makefile).  After
+# `module`: the ODP rxe links against the ODP core's exports (its
+# Module.symvers, RXE_EXTRA_SYMBOLS).  The VM runner loads it instead of
+# Debian's rdma_rxe unless given --stock-rxe.
+rxe: module
+	$(MAKE) -C driver/rxe KVER=$(KVER) KDIR=$(KDIR)
 
 # libodp, the test programs and the examples have their own Makefiles; a
 # missing one is reported and skipped (the parts are written in parallel).
@@ -54,7 +72,9 @@ progs: lib
 	@if [ -f tests/progs/Makefile ]; then $(MAKE) -C tests/progs; \
 	 else echo "make: tests/progs/Makefile does not exist yet, skipping progs"; fi
 	@if [ -f tests/rdma/Makefile ]; then $(MAKE) -C tests/rdma; fi
+	@if [ -f tests/fuzz/Makefile ]; then $(MAKE) -C tests/fuzz; fi
 	@if [ -f tests/stress/Makefile ]; then $(MAKE) -C tests/stress; fi
+	@if [ -f tests/verbs/Makefile ]; then $(MAKE) -C tests/verbs; fi
 
 examples: lib
 	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
@@ -66,7 +86,7 @@ examples: lib
 # single-VM suite runs last so that its summary closes the output.
 check:
 	$(MAKE) deps
-	$(MAKE) module lib progs examples
+	$(MAKE) module rxe lib progs examples
 	@if [ -d tests/host ]; then \
 		$(PYTHON) -m pytest -v -rs --confcutdir=tests/host -p no:cacheprovider \
 			--junitxml=$(CHECK_OUT)-host.xml tests/host; fi
@@ -76,12 +96,23 @@ check:
 
 demo:
 	$(MAKE) deps
-	$(MAKE) module lib examples
+	$(MAKE) module rxe lib examples
 	@test -x examples/odp_demo || { echo "make: examples/odp_demo was not built"; exit 1; }
 	$(VM) --timeout $(VM_TIMEOUT) --out $(DEMO_OUT) -- examples/odp_demo
 
+# Both fuzzers in one VM, FUZZ_TIME seconds each; every run prints its seed
+# (FUZZ_SEED=N replays one).  Logs in build/vm-out/fuzz-<date>/.
+FUZZ_TIME	?= 300
+FUZZ_SEED	?=
+FUZZ_OUT	:= $(CURDIR)/build/vm-out/fuzz-$(RUN_ID)
+fuzz:
+	$(MAKE) deps
+	$(MAKE) module rxe lib progs
+	$(VM) --timeout $$(( 2 * $(FUZZ_TIME) + 600 )) --out $(FUZZ_OUT) -- \
+		bash tests/fuzz/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_SEED)
+
 # Any command in the VM, e.g. make vm CMD='ibv_devinfo; numactl -H'
-vm: module
+vm: module rxe
 	$(VM) --timeout $(VM_TIMEOUT) -- bash -c '$(CMD)'
 
 # The benchmarks run in one VM; the report is written on the host from the
@@ -92,7 +123,7 @@ BENCH_TIMEOUT	?= 2400
 bench:
 	@mkdir -p build && date +%s >build/.bench-start
 	$(MAKE) deps
-	$(MAKE) module lib examples
+	$(MAKE) module rxe lib examples
 	$(MAKE) -C benchmarks
 	@rc=0; $(VM) --timeout $(BENCH_TIMEOUT) --out $(BENCH_OUT) -- \
 		/usr/bin/python3 benchmarks/run.py || rc=$$?; \
@@ -111,7 +142,7 @@ STRESS_OUT	:= $(CURDIR)/build/vm-out/stress-$(RUN_ID)
 .PHONY: stress
 stress:
 	$(MAKE) deps
-	$(MAKE) module lib progs
+	$(MAKE) module rxe lib progs
 	$(VM) --timeout $$(( $(STRESS_TIME) + 600 )) --out $(STRESS_OUT) -- \
 		tests/stress/odp_stress -t $(STRESS_TIME) $(STRESS_ARGS)
 
@@ -122,10 +153,12 @@ lint: kernel
 clean:
 	@if [ -n "$(KVER)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(CURDIR)/driver clean; fi
-	rm -f driver/*.o driver/.*.o driver/*.ko driver/.*.cmd driver/*.mod driver/*.mod.c \
-		driver/Module.symvers driver/modules.order
+	rm -f driver/*/*.o driver/*/.*.o driver/*/*.ko driver/.*.cmd driver/*/.*.cmd \
+		driver/*/*.mod driver/*/*.mod.c driver/Module.symvers driver/modules.order \
+		driver/*/modules.order
 	-@[ ! -f libodp/Makefile ] || $(MAKE) -C libodp clean
 	-@[ ! -f tests/progs/Makefile ] || $(MAKE) -C tests/progs clean
 	-@[ ! -f tests/stress/Makefile ] || $(MAKE) -C tests/stress clean
 	-@[ ! -f examples/Makefile ] || $(MAKE) -C examples clean
+	-@[ ! -f tests/fuzz/Makefile ] || $(MAKE) -C tests/fuzz clean
 	rm -rf build
