@@ -133,13 +133,9 @@ def test_anon_large_access(run):
     assert r["write.access_bytes"] == (5 << 20) - 200
 
 
-# Known driver bug (found by make check's odp_stress leak check): on Debian's
-# 6.12.117 xas_pause() resumes 63 entries too far after the entry that emptied
-# its xarray node, and odp_mr_zap_range() pauses every 1024 entries, so an
-# invalidation of more than 1024 present pages leaves translations to freed
-# pages.  Remove the marker with the driver fix (strict: an XPASS fails).
-@pytest.mark.xfail(strict=True, reason="odp_mr_zap_range() + 6.12 xas_pause() skip 63 "
-                   "entries per 1024-entry batch: stale translations after DONTNEED")
+# Found by make check's odp_stress leak check: a zap that paused every 1024
+# entries with 6.12.117's xas_pause() resumed 63 entries too far and left
+# translations to freed pages.
 def test_anon_dontneed_large(run):
     """One MADV_DONTNEED of 1280 faulted pages drops every translation: the device
     then reads zeros, as the CPU does (none of 1024-1086 survives the 1024-entry

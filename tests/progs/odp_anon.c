@@ -798,10 +798,10 @@ static int anon_buf_inside_mr(void)
  * One invalidation of more than 1024 present pages: MADV_DONTNEED of a
  * 1280-page MR whose every page the device faulted.  Afterwards no entry
  * may be left (pages_mapped 0) and a device read must see the zeros the
- * CPU sees.  (The driver zaps in batches of 1024 with xas_pause() between;
- * the 6.12.117 xas_pause() lacks "xa_index &= ~0UL << node->shift" and,
- * after the entry that emptied its node, resumes 63 entries too far: pages
- * 1024-1086 kept translations to the pages the DONTNEED freed.)
+ * CPU sees.  (An earlier driver zapped in batches of 1024 with xas_pause()
+ * between; the 6.12.117 xas_pause() lacks "xa_index &= ~0UL << node->shift"
+ * and, after the entry that emptied its node, resumed 63 entries too far:
+ * pages 1024-1086 kept translations to the pages the DONTNEED freed.)
  */
 static int anon_dontneed_large(void)
 {
