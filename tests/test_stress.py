@@ -45,6 +45,9 @@ def test_stress_mutate_kill():
         pytest.skip(proc.stderr.strip().splitlines()[-1])
     assert proc.returncode == 0, f"odp_stress exit {proc.returncode}:\n{proc.stderr}"
     r = parse_counters(proc.stdout)
+    # A byte or completion that differed from every legal outcome ends the
+    # run with a FAIL line (and exit 1); none may have been printed.
+    assert "FAIL" not in proc.stderr, proc.stderr
     assert r["result"] == "pass"
     assert r["bytes_verified"] > 0
     assert r["operations"] > 0
