@@ -34,9 +34,10 @@ class RxeFinding(AssertionError):
 
 # Findings against our rxe are strict xfails with raises=RxeFinding: the test
 # documents the bug and turns into a failure (XPASS) once it is fixed; it
-# fails for real if it fails in any other way.  (A WR whose local SGE cannot
-# be read or written used to complete WR_FLUSH_ERR, as on Debian's rxe;
-# driver/rxe/patches/0002-* made it LOC_PROT_ERR.)
+# fails for real if it fails in any other way.  None is open: a WR whose
+# local SGE cannot be read used to complete WR_FLUSH_ERR and a receive over
+# unmapped pages LOC_QP_OP_ERR, as on Debian's rxe; driver/rxe/patches/0002-*
+# and 0003-* made both LOC_PROT_ERR.
 
 
 def rdma_mrs():
@@ -210,20 +211,10 @@ def test_local_sge_unmapped_send():
     vrun("local_sge_unmapped_send")
 
 
-RECV_ERR_QP_OP = pytest.mark.xfail(strict=True, raises=RxeFinding, reason=(
-    "finding: a receive whose SGE lies over unmapped pages completes with "
-    "IBV_WC_LOC_QP_OP_ERR, not IBV_WC_LOC_PROT_ERR (the sender's REM_OP_ERR is "
-    "right): rxe 6.12's send_data_in() turns every copy error but -ENOSPC into "
-    "RESPST_ERR_MALFORMED_WQE -> do_class_ac_error(AETH_NAK_REM_OP_ERR, "
-    "IB_WC_LOC_QP_OP_ERR) (rxe_resp.c). Debian's rxe does the same for a bad "
-    "receive lkey with pinned MRs (test_rdma_ibv.py err_recv_lkey)"))
-
-
-@RECV_ERR_QP_OP
 def test_local_sge_unmapped_recv():
     """A receive over unmapped pages: the sender REM_OP_ERR, the receive LOC_PROT_ERR."""
-    vrun("local_sge_unmapped_recv",
-         finding=r"receive over unmapped pages: status 2 \(local QP operation error\)")
+    r = vrun("local_sge_unmapped_recv")
+    assert r["status"] == 11 and r["recv_status"] == 4	# REM_OP_ERR, LOC_PROT_ERR
 
 
 def test_munmap_remote_atomic():
