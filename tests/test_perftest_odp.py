@@ -3,10 +3,16 @@
 
 Server and client run in this VM on rxe0 (10.99.0.1, loopback), both with
 `-d rxe0 -x 1 --odp -F -n <iters> -s <size>` (iteration counts, not -D:
-under TCG perftest's duration mode often reports 0).  Each run must reach
-the end on both sides (exit 0) and report a bandwidth > 0, and `rdma stat
-show mr` (polled while the client runs) must show both processes' MRs as
-ODP MRs whose page_faults grew: the data really went through faults.
+under TCG perftest's duration mode often reports 0).  Iteration mode can
+print 0.00 too, when perftest's CPU clock sampling fails its own check on a
+busy host ("Correlation coefficient r^2: 0.74 < 0.9": the frequency is then
+taken as 0); such a run is repeated, up to 3 times, and if the clock fails
+every time the bandwidth is taken from the wall clock of the client run
+(bytes / seconds, setup included) and said so.  A 0.00 without that
+message fails at once.  Every run, repeated ones too, must reach the end
+on both sides (exit 0), and `rdma stat show mr` (polled while the client
+runs) must show both processes' MRs as ODP MRs whose page_faults grew: the
+data really went through faults.
 
 Documented facts of this environment (Debian 12, perftest 4.5+0.17-1):
 
@@ -53,6 +59,9 @@ CASES = [
     ("ib_send_bw", 65536, 700),
     ("ib_send_bw", 1048576, 40),
 ]
+
+# A run whose figures are 0.00 because perftest's clock failed is run again.
+ATTEMPTS = 3
 
 _RESULT = re.compile(r"^\s*(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$", re.M)
 
@@ -136,6 +145,7 @@ def run_perftest(tool, extra, odp=True):
                 "client_out": "", "samples": {}, "listened": False,
                 "server_pid": srv.pid, "client_pid": None}
     cli = _spawn(base + [ADDR])
+    cli_start = time.monotonic()
     samples = {}
     deadline = time.monotonic() + TIMEOUT
     while cli.poll() is None and time.monotonic() < deadline:
@@ -145,15 +155,29 @@ def run_perftest(tool, extra, odp=True):
             pass
         time.sleep(0.05)
     cli_out, cli_to = _finish(cli, max(1, deadline - time.monotonic()))
+    cli_elapsed = time.monotonic() - cli_start
     srv_out, srv_to = _finish(srv, 30)
     elapsed = time.monotonic() - start
     r = {"server_rc": srv.returncode, "server_out": srv_out, "client_rc": cli.returncode,
          "client_out": cli_out, "samples": samples, "listened": True,
          "server_pid": srv.pid, "client_pid": cli.pid, "timed_out": cli_to or srv_to,
-         "elapsed": elapsed}
+         "elapsed": elapsed, "client_elapsed": cli_elapsed}
     print(f"$ {' '.join(base)} [{ADDR}]: {elapsed:.1f}s, client exit {cli.returncode}, "
           f"server exit {srv.returncode}")
     return r
+
+
+def _no_clock(r):
+    """Whether a run that worked reported 0.00 because perftest's clock failed.
+
+    perftest converts cycles to time with a CPU frequency it samples at
+    start; on a busy TCG host the sample often fails its own linearity check
+    ("Correlation coefficient r^2: 0.74 < 0.9"), the frequency is taken as
+    0 and every figure is printed as 0.00 although the traffic ran.
+    """
+    m = _RESULT.search(r.get("client_out", ""))
+    return (r.get("client_rc") == 0 and r.get("server_rc") == 0 and m is not None and
+            float(m.group(4)) == 0 and "Correlation coefficient" in r["client_out"])
 
 
 def _describe(r):
@@ -161,7 +185,13 @@ def _describe(r):
             f"--- client (exit {r['client_rc']}) ---\n{r['client_out']}")
 
 
-def _check_run(r, what):
+def _check_run(r, what, last=True):
+    """Check one run; return its bandwidth in MB/s.
+
+    0 only when perftest's clock failed and this is not the last attempt;
+    on the last one the wall-clock bandwidth stands in for it.  Every other
+    check applies to every attempt.
+    """
     assert r["listened"], f"{what}: the server never listened\n" + _describe(r)
     assert not r["timed_out"], f"{what}: timed out\n" + _describe(r)
     assert r["client_rc"] == 0 and r["server_rc"] == 0, f"{what}\n" + _describe(r)
@@ -182,7 +212,20 @@ def _check_run(r, what):
                       f"mr` while the client ran; samples: {r['samples']}")
         assert max(v["page_faults"] for v in mine.values()) > 0, \
             f"{what}: the {side}'s ODP MRs took no page fault: {mine}"
-    return float(avg)
+    bw = float(avg)
+    if bw == 0 and _no_clock(r):
+        if not last:
+            print(f"{what}: perftest could not measure its clock "
+                  f"(\"Correlation coefficient r^2 ... < 0.9\"), BW 0.00: again")
+            return 0.0
+        # perftest's clock failed on every attempt: the traffic ran (both
+        # sides exit 0), so measure it by the wall clock of the whole client
+        # run, setup included (a lower bound).
+        bw = int(size) * int(iters) / r["client_elapsed"] / (1 << 20)	# perftest MB
+        print(f"result: {what}: perftest's clock failed {ATTEMPTS} times; wall-clock "
+              f"bandwidth of the whole client run {bw:.2f} MB/s")
+    assert bw > 0, f"{what}: bandwidth 0\n" + _describe(r)
+    return bw
 
 
 @needs_ours
@@ -191,18 +234,10 @@ def _check_run(r, what):
 def test_perftest_odp(tool, size, iters):
     """perftest --odp runs to the end with ODP MRs that fault, bandwidth > 0."""
     what = f"{tool} --odp -s {size} -n {iters}"
-    # Under TCG perftest's cycle-counter clock sometimes yields an average of
-    # 0.00 MB/s for a run that moved everything (DESIGN.md, section 5): such
-    # a run is repeated, up to 3 times; every run must pass the other checks.
-    for _ in range(3):
+    for attempt in range(1, ATTEMPTS + 1):
         r = run_perftest(tool, ["-s", str(size), "-n", str(iters)])
-        if _check_run(r, what) > 0:
+        if _check_run(r, what, attempt == ATTEMPTS) > 0:
             return
-    # Each run completed, on ODP MRs that faulted on both sides (checked
-    # above); only perftest's clock failed, three times (under TCG, and
-    # more so with other VMs on the 2 cores).  Not a pass, not a failure.
-    pytest.skip(f"{what}: completed with ODP faults on both sides, but perftest "
-                f"measured 0.00 MB/s in 3 runs (its cycle clock under TCG)")
 
 
 @needs_ours

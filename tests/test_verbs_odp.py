@@ -34,9 +34,10 @@ class RxeFinding(AssertionError):
 
 # Findings against our rxe are strict xfails with raises=RxeFinding: the test
 # documents the bug and turns into a failure (XPASS) once it is fixed; it
-# fails for real if it fails in any other way.  (A WR whose local SGE cannot
-# be read or written used to complete WR_FLUSH_ERR, as on Debian's rxe;
-# driver/rxe/patches/0002-* made it LOC_PROT_ERR.)
+# fails for real if it fails in any other way.  None is open: a WR whose
+# local SGE cannot be read used to complete WR_FLUSH_ERR and a receive over
+# unmapped pages LOC_QP_OP_ERR, as on Debian's rxe; driver/rxe/patches/0002-*
+# and 0003-* made both LOC_PROT_ERR.
 
 
 def rdma_mrs():
@@ -208,6 +209,33 @@ def test_local_sge_unmapped_read():
 def test_local_sge_unmapped_send():
     """SEND whose source is unmapped: LOC_PROT_ERR, the receiver unchanged."""
     vrun("local_sge_unmapped_send")
+
+
+def test_local_sge_unmapped_recv():
+    """A receive over unmapped pages: the sender REM_OP_ERR, the receive LOC_PROT_ERR."""
+    r = vrun("local_sge_unmapped_recv")
+    assert r["status"] == 11 and r["recv_status"] == 4	# REM_OP_ERR, LOC_PROT_ERR
+
+
+def test_munmap_remote_atomic():
+    """FETCH_ADD and CMP_SWAP on an unmapped page: REM_ACCESS_ERR, nothing returned."""
+    r = vrun("munmap_remote_atomic")
+    assert r["fadd_status"] == 10 and r["cas_status"] == 10
+    assert r["b.fault_errors"] >= 2
+
+
+def test_mprotect_remote_atomic():
+    """Atomics on a PROT_READ page mapped writable before: REM_ACCESS_ERR, word kept."""
+    r = vrun("mprotect_remote_atomic")
+    assert r["fadd_status"] == 10 and r["cas_status"] == 10
+    assert r["b.page_invalidations"] >= 1 and r["b.fault_errors"] >= 2
+
+
+def test_advise_mr():
+    """Prefetch (advise_mr PREFETCH_WRITE + FLUSH): page_prefetch, then no fault."""
+    r = vrun("advise_mr")
+    assert r["prefetch.a.page_prefetch"] >= 1 and r["prefetch.b.page_prefetch"] >= 1
+    assert r["traffic.a.page_faults"] == 0 and r["traffic.b.page_faults"] == 0
 
 
 # ---- fork, mremap, NUMA ---------------------------------------------------

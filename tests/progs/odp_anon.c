@@ -794,6 +794,67 @@ static int anon_buf_inside_mr(void)
 	return T_PASS;
 }
 
+/*
+ * One invalidation of more than 1024 present pages: MADV_DONTNEED of a
+ * 1280-page MR whose every page the device faulted.  Afterwards no entry
+ * may be left (pages_mapped 0) and a device read must see the zeros the
+ * CPU sees.  (An earlier driver zapped in batches of 1024 with xas_pause()
+ * between; the 6.12.117 xas_pause() lacks "xa_index &= ~0UL << node->shift"
+ * and, after the entry that emptied its node, resumed 63 entries too far:
+ * pages 1024-1086 kept translations to the pages the DONTNEED freed.)
+ */
+static int anon_dontneed_large(void)
+{
+	size_t npages = 1280, len = npages * page_size, first = 0, nbad = 0;
+	struct tctx t;
+	struct stats s, d;
+	struct odp_mr *mr;
+	char *buf, *out;
+
+	t_open(&t);
+	buf = map_anon(len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	xmadvise(buf, len, MADV_NOHUGEPAGE);
+	fill_pattern(buf, len, 21);
+	mr = reg_mr(&t, buf, len, ACC_RW);
+	out = malloc(len);
+	if (!out)
+		FAIL("malloc(%zu)", len);
+	mr_stats(mr, &s);
+
+	EXPECT_OK(dev_read(mr, buf, out, len));
+	check_pattern(out, len, 21, "device read of every page");
+	mr_delta(mr, &s, &d, "fault");
+	EXPECT_U64(D(d, PAGES_MAPPED), ==, npages, "pages_mapped after the read");
+
+	xmadvise(buf, len, MADV_DONTNEED);
+	mr_delta(mr, &s, &d, "dontneed");
+	check_bytes(buf, len, 0, "CPU view after MADV_DONTNEED");
+
+	memset(out, 0xaa, len);
+	EXPECT_OK(dev_read(mr, buf, out, len));
+	for (size_t p = 0; p < npages; p++) {
+		const unsigned char *pg = (const unsigned char *)out + p * page_size;
+		size_t i;
+
+		for (i = 0; i < (size_t)page_size && !pg[i]; i++)
+			;
+		if (i < (size_t)page_size && !nbad++)
+			first = p;
+	}
+	printf("stale_pages=%zu first_stale=%zu\n", nbad, first);
+	if (nbad || D(d, PAGES_MAPPED))
+		FAIL("after one MADV_DONTNEED of all %zu pages, %llu translations "
+		     "were left (pages_mapped) and a device read returned the "
+		     "old data in %zu pages from page %zu on, where the CPU sees "
+		     "zeros: the invalidation did not drop every entry", npages,
+		     (unsigned long long)D(d, PAGES_MAPPED), nbad, first);
+
+	EXPECT_OK(odp_dereg_mr(mr));
+	free(out);
+	t_close(&t);
+	return T_PASS;
+}
+
 /* A 1 GiB never-touched MR: registration faults nothing, access is sparse. */
 static int anon_large_sparse(void)
 {
@@ -861,6 +922,7 @@ static const struct odp_test tests[] = {
 	{ "anon_byte_granular", anon_byte_granular },
 	{ "anon_multi_vma", anon_multi_vma },
 	{ "anon_large_access", anon_large_access },
+	{ "anon_dontneed_large", anon_dontneed_large },
 	{ "anon_soft_dirty", anon_soft_dirty },
 	{ "anon_buf_shares_page", anon_buf_shares_page },
 	{ "anon_buf_inside_mr", anon_buf_inside_mr },

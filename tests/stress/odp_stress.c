@@ -546,13 +546,14 @@ struct thr {
 	/* server */
 	uint32_t known[NP];		/* seed of page p's slot, 0: zeros */
 	struct win swin[MAXPG];		/* since the last check */
-	int fresh;			/* no client touched the buffer yet */
 	/* client */
 	struct win rwin[MAXPG];		/* remote pages since the last check */
-	uint32_t srv_inc;
 	struct cands cand[2];
 	uint32_t cand_round[2];		/* the round that set them */
 	uint64_t aw_seen[2];		/* server: the words at the last check */
+	uint64_t aw_pfn, aw_ms;		/* server: its page and time then */
+	int aw_node;
+	uint32_t check_ms;		/* client: its last check */
 };
 
 struct worker {
@@ -729,7 +730,9 @@ struct cmsg;
 struct cmsg {
 	uint32_t magic, type, round, inc;
 	uint64_t raddr;			/* GO: the server's buffer */
-	uint32_t rkey, fresh;
+	uint32_t rkey, pad;
+	uint64_t aw[2];			/* GO: the atomic words at its check */
+	uint64_t cas_cmp;		/* REPORT: the CAS compared with this */
 	int32_t k, e;			/* REPORT */
 	uint32_t status, local_err, reconnect;
 	uint32_t src_disc, ssrc_disc;	/* client pages disc-touched */
@@ -739,6 +742,7 @@ struct cmsg {
 	/* An atomic returned a value the word cannot hold: the server adds
 	 * its view before failing. */
 	uint32_t abad, abad_round;	/* word + 1 */
+	uint32_t chk_prev_ms, chk_ms;	/* the client's last two checks */
 	uint64_t abad_got, abad_add;
 	char abad_text[240];
 };
@@ -1491,6 +1495,8 @@ static int client_round(struct thr *t, const struct cmsg *go, struct cmsg *rep)
 	}
 	for (int p = 0; p < SRV_NPAGES; p++)
 		win_open(&rpg[p], &t->rwin[p]);
+	rep->chk_prev_ms = t->check_ms;
+	t->check_ms = rel_ms();
 	ADD(t, S_WR_OK, (uint64_t)c.k);
 
 	/* Sources: the CPU view is unchanged, or zeros where disc. */
@@ -1621,7 +1627,7 @@ static int client_round(struct thr *t, const struct cmsg *go, struct cmsg *rep)
 						abad_add = a;
 						snprintf(abad_text, sizeof(abad_text),
 							 "%s returned %#llx, the word can only "
-							 "hold %.60s (known since round %u; remote "
+							 "hold %.60s (server's view at GO %u; remote "
 							 "atomic page touched %d, brk %d, disc "
 							 "%d)", cas ? "CMP_SWAP" : "FETCH_ADD",
 							 (unsigned long long)v, cs,
@@ -1644,7 +1650,13 @@ static int client_round(struct thr *t, const struct cmsg *go, struct cmsg *rep)
 	}
 	pthread_mutex_unlock(&dst->lock);
 
-	memset(rep, 0, sizeof(*rep));
+	{
+		uint32_t prev = rep->chk_prev_ms;
+
+		memset(rep, 0, sizeof(*rep));
+		rep->chk_prev_ms = prev;
+		rep->chk_ms = t->check_ms;
+	}
 	rep->magic = CMAGIC;
 	rep->type = M_REPORT;
 	rep->round = r;
@@ -1657,6 +1669,7 @@ static int client_round(struct thr *t, const struct cmsg *go, struct cmsg *rep)
 	rep->ssrc_disc = ssrc_disc;
 	rep->send_len = (uint32_t)L;
 	rep->send_off = (uint32_t)soff;
+	rep->cas_cmp = cas_cmp;
 	rep->abad = abad;
 	rep->abad_round = r;
 	rep->abad_got = abad_got;
@@ -1679,7 +1692,11 @@ static int client_round(struct thr *t, const struct cmsg *go, struct cmsg *rep)
 	return 0;
 }
 
-/* Connect a link, retrying while the server is (re)starting. 0 or -1. */
+/*
+ * Connect a link, retrying while the server is (re)starting: 0, -1 at the
+ * stop, 1 if the server we talk to was killed meanwhile (a data link:
+ * its replacement waits for a control connection first).
+ */
 static int client_connect(struct thr *t, struct link *l, int data)
 {
 	struct sockaddr_in a = addr_of(port_of(W.pair, t->idx, data));
@@ -1701,6 +1718,8 @@ static int client_connect(struct thr *t, struct link *l, int data)
 		link_destroy(t, l);
 		if (tries)
 			ADD(t, S_CONNECT_RETRIES, 1);
+		if (data && peer_gone(t))
+			return 1;
 		/* The bound restarts whenever the server was killed again. */
 		if (ld32(&shm->proc[W.pi ^ 1].kills) != kills) {
 			kills = ld32(&shm->proc[W.pi ^ 1].kills);
@@ -1718,7 +1737,6 @@ static void *client_thread(void *arg)
 {
 	struct thr *t = arg;
 	struct cmsg m, rep;
-	int first_contact = 1;
 
 	while (!stopping()) {
 		int rc;
@@ -1729,7 +1747,7 @@ static void *client_thread(void *arg)
 			break;
 		if (client_connect(t, &t->data, 1)) {
 			link_destroy(t, &t->ctrl);
-			break;
+			continue;
 		}
 		/*
 		 * The remote window opens before HELLO: the server reads the
@@ -1757,15 +1775,15 @@ static void *client_thread(void *arg)
 				ctrl_send(t, &m);
 				goto out;
 			}
-			/* What the server's atomic words hold. */
-			if (m.fresh) {
-				c_set(&t->cand[0], 0);
-				c_set(&t->cand[1], 0);
-			} else if (first_contact || m.inc != t->srv_inc) {
-				t->cand[0].unknown = t->cand[1].unknown = 1;
+			/*
+			 * What the atomic words hold: what the server saw at its
+			 * check, with no WR outstanding (atomics of the last round
+			 * that may have executed late, after our check, are in).
+			 */
+			for (int w = 0; w < 2; w++) {
+				c_set(&t->cand[w], m.aw[w]);
+				t->cand_round[w] = m.round;
 			}
-			first_contact = 0;
-			t->srv_inc = m.inc;
 			t->peer_inc = m.inc;
 			if (client_round(t, &m, &rep)) {
 				rc = -1;
@@ -1783,7 +1801,10 @@ static void *client_thread(void *arg)
 			if (rep.reconnect) {
 				link_destroy(t, &t->data);
 				ADD(t, S_RECONNECT_DATA, 1);
-				if (client_connect(t, &t->data, 1)) {
+				rc = client_connect(t, &t->data, 1);
+				if (rc) {
+					if (rc > 0)
+						peer_lost(t, 1, "data reconnect");
 					rc = -1;
 					break;
 				}
@@ -1802,6 +1823,30 @@ out:
 }
 
 /* ---- the server ------------------------------------------------------------- */
+
+/* The PFN backing addr (0: none or unknown), from /proc/self/pagemap. */
+static uint64_t pfn_of(const void *addr)
+{
+	static __thread int fd = -1;
+	uint64_t e = 0;
+
+	if (fd < 0)
+		fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || pread(fd, &e, sizeof(e),
+			    (off_t)((uintptr_t)addr / PS * sizeof(e))) != sizeof(e))
+		return 0;
+	return e >> 63 ? e & ((1ULL << 55) - 1) : 0;
+}
+
+static int node_of(void *addr)
+{
+	int status = -1;
+
+	if (move_pages(0, 1, &addr, NULL, &status, 0))
+		return -1;
+	return status;
+}
+
 
 /*
  * Check the receive area after round r: the SEND's L bytes (landed 1), or
@@ -2024,10 +2069,22 @@ static void srv_check(struct thr *t, uint32_t r, const struct cmsg *rep,
 			uint64_t v;
 			char cs[256];
 
+			int i = w ? IDX_CAS : IDX_FADD;
+			int maybe = i >= k && (e < 0 || i <= e || local);
+
 			memcpy(c.v, rep->cand[w], sizeof(c.v));
 			memcpy(&v, pg + AW_OFF + 8 * w, 8);
-			if (disc)
+			/*
+			 * Zeroed since the client's check; and an atomic that may
+			 * have executed may have done so after that, until we took
+			 * the QP down.
+			 */
+			if (disc) {
 				c_add(&c, 0);
+				if (maybe)
+					c_add(&c, c_apply1(w, 0, w ? rep->cas_cmp :
+							   fadd_of(r), swap_of(t, r)));
+			}
 			if (!c_has(&c, v) || rep->abad == (uint32_t)w + 1) {
 				char hist[600], mig[200];
 				const struct pgcnt *pc = &b->sh->pg[SRV_AP];
@@ -2042,7 +2099,9 @@ static void srv_check(struct thr *t, uint32_t r, const struct cmsg *rep,
 						(unsigned long long)shm->mig_t0[j],
 						(unsigned long long)shm->mig_t1[j]);
 				TFAIL(t, "round %u: atomic word %d: %s%s; the server's "
-				      "CPU sees %#llx (%s), saw %#llx at the last check; "
+				      "CPU sees %#llx (%s), saw %#llx at GO "
+				      "(at %llu ms, pfn %#llx node %d; now pfn %#llx node "
+				      "%d; the client checked at %u and %u ms); "
 				      "%s buffer at %p, atomic page counters st %u dn %u "
 				      "disc %u/%u brk %u/%u, server window: touched %d "
 				      "disc %d brk %d; its last mutations:%s; the "
@@ -2056,12 +2115,15 @@ static void srv_check(struct thr *t, uint32_t r, const struct cmsg *rep,
 				      "= what it returned + the add: the page held it" :
 				      "not what the atomic returned + the add",
 				      (unsigned long long)t->aw_seen[w],
+				      (unsigned long long)t->aw_ms,
+				      (unsigned long long)t->aw_pfn, t->aw_node,
+				      (unsigned long long)pfn_of(pg), node_of((void *)pg),
+				      rep->chk_prev_ms, rep->chk_ms,
 				      bk_names[b->kind], (void *)b->addr,
 				      pc->st, pc->dn, pc->dst, pc->ddn, pc->bst, pc->bdn,
 				      t_any(pc, &t->swin[SRV_AP]), disc,
 				      t_brk(pc, &t->swin[SRV_AP]), hist, mig);
 			}
-			t->aw_seen[w] = v;
 			if (!c.unknown)
 				bytes += 8;
 		}
@@ -2123,6 +2185,8 @@ static int srv_accept(struct thr *t, struct odp_listener *lis, struct link *l,
 		link_destroy(t, l);
 		if (stopping())
 			return ECANCELED;
+		if (data && t->peer_inc && peer_gone(t))
+			return ECONNABORTED;
 		if (bound_ms && now_ms() - start > (uint64_t)bound_ms)
 			return err;
 	}
@@ -2160,7 +2224,6 @@ static void *server_thread(void *arg)
 	struct thr *t = arg;
 	struct cmsg m;
 
-	t->fresh = 1;
 	memset(t->known, 0, sizeof(t->known));
 	pthread_mutex_lock(&t->b[0].lock);
 	srv_prepare(t);
@@ -2191,14 +2254,22 @@ static void *server_thread(void *arg)
 			go.inc = my_inc;
 			go.raddr = (uintptr_t)t->b[0].addr;
 			go.rkey = t->b[0].mr->rkey;
-			go.fresh = t->fresh;
+			/*
+			 * The atomic words now, with no WR outstanding: the
+			 * client's window opened before (at its last check, or
+			 * before HELLO), so what happens to them after is in it.
+			 */
+			memcpy(t->aw_seen, t->b[0].addr + (size_t)SRV_AP * PS +
+			       AW_OFF, sizeof(t->aw_seen));
+			t->aw_pfn = pfn_of(t->b[0].addr + (size_t)SRV_AP * PS);
+			t->aw_node = node_of(t->b[0].addr + (size_t)SRV_AP * PS);
+			t->aw_ms = rel_ms();
+			go.aw[0] = t->aw_seen[0];
+			go.aw[1] = t->aw_seen[1];
 			srv_post_recvs(t, r, go.raddr, t->b[0].mr->lkey);
 			pthread_mutex_unlock(&t->b[0].lock);
 			beat(t, 22);
 			sent_go = 1;
-			/* Not fresh any more even if the send fails: it may
-			 * have arrived, and the client acted on it. */
-			t->fresh = 0;
 			rc = ctrl_send(t, &go);
 			if (rc)
 				break;
