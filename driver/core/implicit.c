@@ -36,7 +36,7 @@ static void odp_implicit_reap(struct work_struct *work);
  */
 struct odp_umem *odp_umem_create_implicit(struct mm_struct *mm,
 					  struct mem_cgroup *memcg,
-					  atomic64_t *sums)
+					  struct odp_umem_sums __percpu *sums)
 {
 	struct odp_umem *parent;
 
