@@ -15,6 +15,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
+#include "odp_trace.h"
 #include "umem.h"
 
 static unsigned long odp_hmm_flags(unsigned int flags)
@@ -34,16 +35,17 @@ static unsigned long odp_hmm_flags(unsigned int flags)
  * each, and retaken; an invalidation may have run meanwhile, and then the
  * walk is stale: return -EAGAIN with the lock dropped, and the caller walks
  * again.  (What was entered before stays: it was valid when entered, and
- * that invalidation dropped whatever of it it covered.)  Otherwise return 0
+ * the invalidation dropped what of it was in its range.)  Otherwise return 0
  * with the lock held, or an error with it dropped.  Charged to the active
  * memcg (the xarray is XA_FLAGS_ACCOUNT).
  */
 static int odp_umem_install(struct odp_umem *umem, const struct hmm_range *range,
-			    struct xa_state *xas)
+			    struct xa_state *xas, unsigned long *pages)
 {
 	unsigned long pos = 0, installed = 0;
 	int ret;
 
+	*pages = 0;
 	for (;;) {
 		ret = odp_pt_install(umem, range, xas, &pos, &installed);
 		if (ret != -ENOMEM)
@@ -70,6 +72,7 @@ static int odp_umem_install(struct odp_umem *umem, const struct hmm_range *range
 		odp_umem_inc(umem, ODP_UMEM_STAT_FAULTS);
 		odp_umem_count(umem, ODP_UMEM_STAT_PAGES_FAULTED, installed);
 	}
+	*pages = installed;
 	return 0;
 }
 
@@ -86,8 +89,9 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 		.default_flags	= odp_hmm_flags(flags),
 	};
 	XA_STATE(xas, &umem->pt, 0);
+	unsigned long timeout, pages = 0;
 	struct mem_cgroup *old_memcg;
-	unsigned long timeout;
+	unsigned int retries = 0;
 	int ret;
 
 	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
@@ -122,7 +126,7 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 					     range.notifier_seq)) {
 			/* The cache is the umem's memory, whoever faults. */
 			old_memcg = set_active_memcg(umem->memcg);
-			ret = odp_umem_install(umem, &range, &xas);
+			ret = odp_umem_install(umem, &range, &xas, &pages);
 			set_active_memcg(old_memcg);
 			if (!ret)
 				mutex_unlock(&umem->lock);
@@ -132,8 +136,12 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 			mutex_unlock(&umem->lock);
 		}
 		odp_umem_inc(umem, ODP_UMEM_STAT_RETRIES);
+		trace_odp_retry(umem, start, end, range.notifier_seq,
+				READ_ONCE(umem->notifier.invalidate_seq));
+		retries++;
 	}
 	odp_pt_done(&xas);
+	trace_odp_fault(umem, start, end, flags, pages, retries, ret);
 	return ret;
 }
 
@@ -184,3 +192,24 @@ out:
 	return ret;
 }
 EXPORT_SYMBOL_GPL(odp_umem_fault);
+
+/**
+ * odp_umem_prefetch - fault [start, end) of a umem in ahead of device access
+ * @umem: the umem; the caller keeps it from being freed
+ * @start: page-aligned start, inside the umem
+ * @end: page-aligned end, inside the umem
+ * @flags: as for odp_umem_fault()
+ *
+ * odp_umem_fault(), counted as a prefetch and traced (odp_prefetch).
+ * Return: as odp_umem_fault().
+ */
+int odp_umem_prefetch(struct odp_umem *umem, unsigned long start,
+		      unsigned long end, unsigned int flags)
+{
+	int ret = odp_umem_fault(umem, start, end, flags);
+
+	odp_umem_inc(umem, ODP_UMEM_STAT_PREFETCHES);
+	trace_odp_prefetch(umem, start, end, flags, ret);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(odp_umem_prefetch);

@@ -43,6 +43,7 @@ struct odp_umem *odp_umem_create_implicit(struct mm_struct *mm,
 	parent = kzalloc(sizeof(*parent), GFP_KERNEL_ACCOUNT);
 	if (!parent)
 		return ERR_PTR(-ENOMEM);
+	parent->id = odp_umem_next_id();
 	parent->implicit = true;
 	parent->start = PAGE_SIZE;	/* page 0 is never mapped */
 	parent->end = TASK_SIZE;

@@ -91,6 +91,8 @@ int odp_umem_atomic(struct odp_umem *umem, u64 iova,
 		    enum odp_umem_atomic_op op, u64 a, u64 b, u64 *old);
 int odp_umem_fault(struct odp_umem *umem, unsigned long start,
 		   unsigned long end, unsigned int flags);
+int odp_umem_prefetch(struct odp_umem *umem, unsigned long start,
+		      unsigned long end, unsigned int flags);
 
 void odp_umem_count(struct odp_umem *umem, enum odp_umem_stat stat, s64 n);
 void odp_umem_read_stats(struct odp_umem *umem, u64 *values, unsigned int n);

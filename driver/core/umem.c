@@ -12,6 +12,13 @@
 
 #include "umem.h"
 
+static atomic_t odp_umem_ids = ATOMIC_INIT(0);
+
+u32 odp_umem_next_id(void)
+{
+	return atomic_inc_return(&odp_umem_ids);
+}
+
 /**
  * odp_umem_create - on-demand paged device view of [start, end) of @mm
  * @mm: the address space; the umem mmgrab()s it (never mmget(): it must not
@@ -39,6 +46,7 @@ struct odp_umem *odp_umem_create(struct mm_struct *mm, unsigned long start,
 	umem = kzalloc(sizeof(*umem), GFP_KERNEL_ACCOUNT);
 	if (!umem)
 		return ERR_PTR(-ENOMEM);
+	umem->id = odp_umem_next_id();
 	umem->start = start;
 	umem->end = end;
 	umem->sums = sums;

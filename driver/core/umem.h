@@ -40,6 +40,7 @@
  */
 struct odp_umem {
 	struct mmu_interval_notifier notifier;
+	u32			id;		/* for tracepoints; constant */
 	struct mm_struct	*mm;		/* mmgrab()ed; constant */
 	struct mem_cgroup	*memcg;		/* charged for pt; constant */
 	unsigned long		start;		/* page-aligned; constant */
@@ -89,6 +90,9 @@ struct odp_umem {
 
 /* Entries dropped between two chances to reschedule. */
 #define ODP_ZAP_BATCH		1024
+
+/* Ids of umems, for the tracepoints (odp_trace.h). */
+u32 odp_umem_next_id(void);
 
 /* A device access to [start, end) of a umem that invalidation waits for. */
 struct odp_inflight {

@@ -169,9 +169,8 @@ static int rxe_odp_prefetch_run(struct rxe_odp_prefetch *pf)
 		struct rxe_mr *mr = pf->range[i].mr;
 		int err;
 
-		err = odp_umem_fault(mr->odp, pf->range[i].start,
-				     pf->range[i].end, pf->flags);
-		odp_umem_count(mr->odp, ODP_UMEM_STAT_PREFETCHES, 1);
+		err = odp_umem_prefetch(mr->odp, pf->range[i].start,
+					pf->range[i].end, pf->flags);
 		if (err && !ret)
 			ret = err;
 	}
