@@ -93,7 +93,7 @@ def _in(ev, lo, hi):
     return lo <= ev["start"] and ev["end"] <= hi
 
 
-def test_trace_odp_mr(run, trace):
+def test_trace_workload(run, trace):
     """odp.ko MR access: a read's fault, MADV_DONTNEED (clear), munmap
     (unmap), a write prefetch and mprotect (protection_vma) each show with
     their exact range, pages and flags."""
@@ -141,7 +141,7 @@ def test_trace_retry(run, trace):
     assert faults[0]["start"] <= rt["start"] and rt["end"] <= faults[0]["end"]
 
 
-def test_trace_waited(run, trace):
+def test_trace_inflight(run, trace):
     """MADV_DONTNEED of a page a device access holds in flight: the
     invalidation waited for it (waited=1, blockable=1)."""
     r = run("odp_core", "trace_inflight", timeout=60)
