@@ -97,18 +97,19 @@ def no_numa_balancing():
 
 
 def test_zap_latency(run, no_numa_balancing):
-    """munmap of a fully faulted 1 GiB MR of 4 KiB pages (262144 translation
-    entries): a SCHED_FIFO thread on the same CPU wakes within 250 ms.  The
-    zap drops the entries in batches with cond_resched() between them; on a
-    kernel without full preemption a zap without it holds the CPU for the
-    whole unmap (issue 7 item 14)."""
+    """munmap of a fully faulted 1.5 GiB MR of 4 KiB pages (393216
+    translation entries): a SCHED_FIFO thread on the same CPU wakes within
+    50 ms.  The zap drops the entries in batches with cond_resched() between
+    them; on a kernel without full preemption a zap without it holds the CPU
+    for all of them (issue 7 item 14).  Measured under TCG with 1 GiB: 11 ms
+    late with cond_resched(), 94 ms without (the zap itself)."""
     mode = preempt_mode()
     if mode == "full":
         pytest.skip("preempt=full: the zap is preemptible anyway, the test cannot fail")
     r = run("odp_core", "zap_latency", timeout=900)
     print(f"preempt={mode} munmap_ms={r['munmap_ms']} max_late_ms={r['max_late_ms']} "
           f"warm_max_late_ms={r['warm_max_late_ms']}")
-    assert r["mr.pages_invalidated"] == 262144
-    assert r["max_late_ms"] < 250, (
+    assert r["mr.pages_invalidated"] == 393216
+    assert r["max_late_ms"] < 50, (
         f"the timer thread waited {r['max_late_ms']} ms for the CPU during a "
         f"{r['munmap_ms']} ms munmap")
