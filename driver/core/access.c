@@ -15,6 +15,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/signal.h>
+#include <linux/wait.h>
 
 #include "umem.h"
 
@@ -72,7 +73,23 @@ static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf)
 	spin_lock(&umem->inflight_lock);
 	list_del(&inf->node);
 	spin_unlock(&umem->inflight_lock);
-	wake_up_all(&umem->inflight_wq);
+	/*
+	 * Wake only if an invalidation (or odp_umem_kill()) waits: most
+	 * accesses end with nobody waiting, and wake_up_all() would take the
+	 * wait queue's lock, shared by every access to the umem, each time.
+	 *
+	 * No wake-up is lost.  A waiter (wait_event()) puts itself on
+	 * inflight_wq and then checks odp_inflight_overlaps() under
+	 * inflight_lock.  If that check ran after our list_del() critical
+	 * section, it saw the entry gone and does not sleep.  If it ran
+	 * before, its queueing happened before its unlock of inflight_lock,
+	 * which our lock of it follows: our read of the queue below comes
+	 * after that acquire and sees the waiter.  wq_has_sleeper()'s full
+	 * barrier is the documented pairing with the waiter's
+	 * set_current_state() on top of that.
+	 */
+	if (wq_has_sleeper(&umem->inflight_wq))
+		wake_up_all(&umem->inflight_wq);
 }
 
 /* Copy @len bytes between @buf and the held pages, from @offset in the first. */

@@ -9,29 +9,14 @@
  */
 #include <linux/hmm.h>
 #include <linux/jiffies.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
+#include "odp_trace.h"
 #include "umem.h"
-
-/*
- * Install the translations hmm_range_fault() found.  Caller holds umem->lock
- * and has checked that no invalidation ran since the walk.
- */
-static int odp_umem_install(struct odp_umem *umem, const struct hmm_range *range)
-{
-	unsigned long installed;
-	int ret;
-
-	ret = odp_pt_install(umem, range, &installed);
-	if (installed) {
-		odp_umem_inc(umem, ODP_UMEM_STAT_FAULTS);
-		odp_umem_count(umem, ODP_UMEM_STAT_PAGES_FAULTED, installed);
-	}
-	return ret;
-}
 
 static unsigned long odp_hmm_flags(unsigned int flags)
 {
@@ -40,6 +25,55 @@ static unsigned long odp_hmm_flags(unsigned int flags)
 	if (flags & ODP_UMEM_FAULT_WRITE)
 		return HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
 	return HMM_PFN_REQ_FAULT;
+}
+
+/*
+ * Enter what the walk found; caller holds umem->lock and checked that no
+ * invalidation ran since the walk.  The xarray may need nodes: those that
+ * GFP_NOWAIT cannot give are allocated with reclaim, which must not happen
+ * under umem->lock (the notifier takes it).  So the lock is dropped for
+ * each, and retaken; an invalidation may have run meanwhile, and then the
+ * walk is stale: return -EAGAIN with the lock dropped, and the caller walks
+ * again.  (What was entered before stays: it was valid when entered, and
+ * the invalidation dropped what of it was in its range.)  Otherwise return 0
+ * with the lock held, or an error with it dropped.  Charged to the active
+ * memcg (the xarray is XA_FLAGS_ACCOUNT).
+ */
+static int odp_umem_install(struct odp_umem *umem, const struct hmm_range *range,
+			    struct xa_state *xas, unsigned long *pages)
+{
+	unsigned long pos = 0, installed = 0;
+	int ret;
+
+	*pages = 0;
+	for (;;) {
+		ret = odp_pt_install(umem, range, xas, &pos, &installed);
+		if (ret != -ENOMEM)
+			break;
+		mutex_unlock(&umem->lock);
+		if (!odp_pt_nomem(umem, xas))
+			return -ENOMEM;
+		mutex_lock(&umem->lock);
+		if (umem->dead) {
+			mutex_unlock(&umem->lock);
+			return -EINVAL;
+		}
+		if (mmu_interval_read_retry(&umem->notifier,
+					    range->notifier_seq)) {
+			mutex_unlock(&umem->lock);
+			return -EAGAIN;
+		}
+	}
+	if (ret) {
+		mutex_unlock(&umem->lock);
+		return ret;
+	}
+	if (installed) {
+		odp_umem_inc(umem, ODP_UMEM_STAT_FAULTS);
+		odp_umem_count(umem, ODP_UMEM_STAT_PAGES_FAULTED, installed);
+	}
+	*pages = installed;
+	return 0;
 }
 
 /* Fault one batch [start, end) of at most ODP_FAULT_BATCH_PAGES pages. */
@@ -54,18 +88,23 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 		.hmm_pfns	= pfns,
 		.default_flags	= odp_hmm_flags(flags),
 	};
-	unsigned long timeout;
+	XA_STATE(xas, &umem->pt, 0);
+	unsigned long timeout, pages = 0;
+	struct mem_cgroup *old_memcg;
+	unsigned int retries = 0;
 	int ret;
 
 	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	for (;;) {
-		if (time_after(jiffies, timeout))
-			return -EBUSY;
+		if (time_after(jiffies, timeout)) {
+			ret = -EBUSY;
+			break;
+		}
 
 		range.notifier_seq = mmu_interval_read_begin(&umem->notifier);
 		ret = mmap_read_lock_killable(umem->mm);
 		if (ret)
-			return ret;
+			break;
 		ret = hmm_range_fault(&range);
 		mmap_read_unlock(umem->mm);
 		if (ret == -EBUSY) {
@@ -73,23 +112,36 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 			continue;
 		}
 		if (ret)
-			return ret;
+			break;
 
 		odp_retry_hook_maybe(ODP_HOOK_FAULT);
 
 		mutex_lock(&umem->lock);
 		if (umem->dead) {
 			mutex_unlock(&umem->lock);
-			return -EINVAL;
-		}
-		if (!mmu_interval_read_retry(&umem->notifier, range.notifier_seq))
+			ret = -EINVAL;
 			break;
-		mutex_unlock(&umem->lock);
+		}
+		if (!mmu_interval_read_retry(&umem->notifier,
+					     range.notifier_seq)) {
+			/* The cache is the umem's memory, whoever faults. */
+			old_memcg = set_active_memcg(umem->memcg);
+			ret = odp_umem_install(umem, &range, &xas, &pages);
+			set_active_memcg(old_memcg);
+			if (!ret)
+				mutex_unlock(&umem->lock);
+			if (ret != -EAGAIN)
+				break;
+		} else {
+			mutex_unlock(&umem->lock);
+		}
 		odp_umem_inc(umem, ODP_UMEM_STAT_RETRIES);
+		trace_odp_retry(umem, start, end, range.notifier_seq,
+				READ_ONCE(umem->notifier.invalidate_seq));
+		retries++;
 	}
-
-	ret = odp_umem_install(umem, &range);
-	mutex_unlock(&umem->lock);
+	odp_pt_done(&xas);
+	trace_odp_fault(umem, start, end, flags, pages, retries, ret);
 	return ret;
 }
 
@@ -140,3 +192,24 @@ out:
 	return ret;
 }
 EXPORT_SYMBOL_GPL(odp_umem_fault);
+
+/**
+ * odp_umem_prefetch - fault [start, end) of a umem in ahead of device access
+ * @umem: the umem; the caller keeps it from being freed
+ * @start: page-aligned start, inside the umem
+ * @end: page-aligned end, inside the umem
+ * @flags: as for odp_umem_fault()
+ *
+ * odp_umem_fault(), counted as a prefetch and traced (odp_prefetch).
+ * Return: as odp_umem_fault().
+ */
+int odp_umem_prefetch(struct odp_umem *umem, unsigned long start,
+		      unsigned long end, unsigned int flags)
+{
+	int ret = odp_umem_fault(umem, start, end, flags);
+
+	odp_umem_inc(umem, ODP_UMEM_STAT_PREFETCHES);
+	trace_odp_prefetch(umem, start, end, flags, ret);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(odp_umem_prefetch);

@@ -36,13 +36,14 @@ static void odp_implicit_reap(struct work_struct *work);
  */
 struct odp_umem *odp_umem_create_implicit(struct mm_struct *mm,
 					  struct mem_cgroup *memcg,
-					  atomic64_t *sums)
+					  struct odp_umem_sums __percpu *sums)
 {
 	struct odp_umem *parent;
 
 	parent = kzalloc(sizeof(*parent), GFP_KERNEL_ACCOUNT);
 	if (!parent)
 		return ERR_PTR(-ENOMEM);
+	parent->id = odp_umem_next_id();
 	parent->implicit = true;
 	parent->start = PAGE_SIZE;	/* page 0 is never mapped */
 	parent->end = TASK_SIZE;

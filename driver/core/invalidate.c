@@ -10,6 +10,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/wait.h>
 
+#include "odp_trace.h"
 #include "umem.h"
 
 /*
@@ -43,6 +44,9 @@ static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long start = max(range->start, umem->start);
 	unsigned long end = min(range->end, umem->end);
 	bool blockable = mmu_notifier_range_blockable(range);
+	bool wp = odp_event_write_protects(range->event);
+	bool waited = false;
+	unsigned long pages;
 
 	if (blockable) {
 		mutex_lock(&umem->lock);
@@ -62,14 +66,17 @@ static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
 
 	/* From here on, every fault that walked the old page table retries. */
 	mmu_interval_set_seq(mni, cur_seq);
-	odp_pt_zap(umem, start, end, odp_event_write_protects(range->event),
-		   blockable);
+	pages = odp_pt_zap(umem, start, end, wp, blockable);
 
 	/* New accesses need umem->lock; wait for those that looked up before. */
-	if (blockable)
+	if (blockable && odp_inflight_overlaps(umem, start, end)) {
+		waited = true;
 		wait_event(umem->inflight_wq,
 			   !odp_inflight_overlaps(umem, start, end));
+	}
 	mutex_unlock(&umem->lock);
+	trace_odp_invalidate(umem, start, end, range->event, pages, wp, waited,
+			     blockable, false);
 
 	odp_umem_inc(umem, ODP_UMEM_STAT_INVALIDATIONS);
 	if (!blockable)
@@ -81,6 +88,8 @@ static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
 
 refuse:
 	odp_umem_inc(umem, ODP_UMEM_STAT_NONBLOCK_REFUSED);
+	trace_odp_invalidate(umem, start, end, range->event, 0, wp, false,
+			     false, true);
 	return false;
 }
 

@@ -28,6 +28,7 @@
 #ifndef ODP_CORE_H
 #define ODP_CORE_H
 
+#include <linux/compiler_types.h>
 #include <linux/types.h>
 
 struct dentry;
@@ -53,6 +54,17 @@ enum odp_umem_stat {
 	ODP_UMEM_STAT_MAX
 };
 
+/*
+ * A consumer's totals over all its umems (every count of a umem created
+ * with them is added here too).  Per CPU, so that events on different MRs
+ * do not bounce one cache line between CPUs: define them with
+ * DEFINE_PER_CPU() (or alloc_percpu()) and read them with
+ * odp_umem_sums_read().
+ */
+struct odp_umem_sums {
+	u64	v[ODP_UMEM_STAT_MAX];
+};
+
 /* What odp_umem_atomic() does to the 8-byte word. */
 enum odp_umem_atomic_op {
 	ODP_UMEM_CMP_SWAP,	/* if (*w == a) *w = b */
@@ -66,10 +78,10 @@ enum odp_umem_atomic_op {
 
 struct odp_umem *odp_umem_create(struct mm_struct *mm, unsigned long start,
 				 unsigned long end, struct mem_cgroup *memcg,
-				 atomic64_t *sums);
+				 struct odp_umem_sums __percpu *sums);
 struct odp_umem *odp_umem_create_implicit(struct mm_struct *mm,
 					  struct mem_cgroup *memcg,
-					  atomic64_t *sums);
+					  struct odp_umem_sums __percpu *sums);
 void odp_umem_kill(struct odp_umem *umem);
 void odp_umem_free(struct odp_umem *umem);
 
@@ -79,9 +91,13 @@ int odp_umem_atomic(struct odp_umem *umem, u64 iova,
 		    enum odp_umem_atomic_op op, u64 a, u64 b, u64 *old);
 int odp_umem_fault(struct odp_umem *umem, unsigned long start,
 		   unsigned long end, unsigned int flags);
+int odp_umem_prefetch(struct odp_umem *umem, unsigned long start,
+		      unsigned long end, unsigned int flags);
 
 void odp_umem_count(struct odp_umem *umem, enum odp_umem_stat stat, s64 n);
 void odp_umem_read_stats(struct odp_umem *umem, u64 *values, unsigned int n);
+void odp_umem_sums_read(struct odp_umem_sums __percpu *sums, u64 *values,
+			unsigned int n);
 struct mem_cgroup *odp_umem_memcg(struct odp_umem *umem);
 
 struct dentry *odp_core_debugfs_dir(void);

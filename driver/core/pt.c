@@ -9,8 +9,10 @@
  * and dropping it costs one xarray operation.  An entry points at the
  * first page of its block, tagged ODP_PTE_WRITE when the device may write.
  *
- * Every function here runs under odp_umem.lock (the table changes only
- * under it) and none allocates with reclaim: they run under the notifier.
+ * The table changes only under odp_umem.lock, which the notifier takes:
+ * nothing here allocates with reclaim under it.  An xarray node that cannot
+ * be had with GFP_NOWAIT is allocated by odp_pt_nomem() with the lock
+ * dropped, and the caller revalidates (fault.c).
  */
 #include <linux/hmm.h>
 #include <linux/mm.h>
@@ -34,17 +36,22 @@ static unsigned long odp_pt_count(struct odp_umem *umem, unsigned long index,
 }
 
 /*
- * Store @entry over [index, index + 2^order): whatever was there (smaller
- * entries, or a block this one is part of) goes.  Returns the change in
- * pages present, or an xarray error.
+ * Store @entry over [index, index + 2^order) with @xas: whatever was there
+ * (smaller entries, or a block this one is part of) goes, and the change in
+ * pages present is added to *@delta.
+ *
+ * Nothing here allocates with reclaim: a node the xarray needs is taken from
+ * @xas (one that odp_pt_nomem() got earlier) or tried with GFP_NOWAIT under
+ * the xa_lock by the xarray itself.  Return: 0, or -ENOMEM when neither gave
+ * one; @xas then holds that error for odp_pt_nomem().
  */
-static long odp_pt_store(struct odp_umem *umem, unsigned long index,
-			 unsigned int order, void *entry)
+static int odp_pt_store(struct odp_umem *umem, struct xa_state *xas,
+			unsigned long index, unsigned int order, void *entry,
+			long *delta)
 {
 	unsigned long nr = 1UL << order;
-	XA_STATE_ORDER(xas, &umem->pt, index, order);
 	unsigned int old_order;
-	long before;
+	unsigned long before;
 	void *old;
 
 	/* A bigger block around this index is dropped whole first. */
@@ -54,50 +61,53 @@ static long odp_pt_store(struct odp_umem *umem, unsigned long index,
 		XA_STATE_ORDER(big, &umem->pt, index & ~((1UL << old_order) - 1),
 			       old_order);
 
+		/* Storing NULL allocates nothing and cannot fail. */
 		xas_lock(&big);
 		xas_store(&big, NULL);
 		xas_unlock(&big);
-		if (xas_error(&big))
-			return xas_error(&big);
-		before = -(long)(1UL << old_order);
-	} else {
-		before = 0;
+		*delta -= 1L << old_order;
 	}
-	before -= odp_pt_count(umem, index, index + nr - 1);
+	before = odp_pt_count(umem, index, index + nr - 1);
 
-	do {
-		xas_lock(&xas);
-		xas_store(&xas, entry);
-		xas_unlock(&xas);
-	} while (xas_nomem(&xas, GFP_ATOMIC | __GFP_ACCOUNT));
-	if (xas_error(&xas))
-		return xas_error(&xas);
-	return nr + before;
+	xas_set_order(xas, index, order);
+	xas_lock(xas);
+	xas_store(xas, entry);
+	xas_unlock(xas);
+	if (xas_error(xas))
+		return xas_error(xas);
+	*delta += nr - before;
+	return 0;
 }
 
 /**
  * odp_pt_install - enter what hmm_range_fault() found for @range
  * @umem: the umem; caller holds umem->lock and checked read_retry
  * @range: the walked range and its pfns
- * @installed: set to the number of pages entered
+ * @xas: the caller's xa_state on umem->pt, kept across calls: it carries
+ *	the node odp_pt_nomem() allocated
+ * @pos: pages of @range already entered; advanced as entries go in
+ * @installed: increased by the number of pages entered
  *
- * Return: 0 or -ENOMEM; the gauge of present pages is kept.
+ * Return: 0 once all of @range is entered, or -ENOMEM when the xarray needs
+ * a node that cannot be had without reclaim: the caller drops umem->lock,
+ * calls odp_pt_nomem(), and, if no invalidation ran meanwhile, calls again
+ * to go on from *@pos.  The gauge of present pages is kept either way.
  */
 int odp_pt_install(struct odp_umem *umem, const struct hmm_range *range,
+		   struct xa_state *xas, unsigned long *pos,
 		   unsigned long *installed)
 {
 	unsigned long first = range->start >> PAGE_SHIFT;
 	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
-	unsigned long i = 0;
+	unsigned long i = *pos;
 	long added = 0;
+	int ret = 0;
 
 	lockdep_assert_held(&umem->lock);
-	*installed = 0;
 	while (i < npages) {
 		unsigned long pfn = range->hmm_pfns[i];
 		unsigned int order = 0, map_order;
 		void *entry;
-		long d;
 
 		if (!(pfn & HMM_PFN_VALID) || (pfn & HMM_PFN_ERROR)) {
 			i++;
@@ -110,17 +120,38 @@ int odp_pt_install(struct odp_umem *umem, const struct hmm_range *range,
 			order = map_order;
 		entry = xa_tag_pointer(hmm_pfn_to_page(pfn),
 				       pfn & HMM_PFN_WRITE ? ODP_PTE_WRITE : 0);
-		d = odp_pt_store(umem, first + i, order, entry);
-		if (d < 0) {
-			odp_umem_count(umem, ODP_UMEM_STAT_PAGES_MAPPED, added);
-			return d;
-		}
-		added += d;
+		ret = odp_pt_store(umem, xas, first + i, order, entry, &added);
+		if (ret)
+			break;
 		*installed += 1UL << order;
 		i += 1UL << order;
 	}
+	*pos = i;
 	odp_umem_count(umem, ODP_UMEM_STAT_PAGES_MAPPED, added);
-	return 0;
+	return ret;
+}
+
+/**
+ * odp_pt_nomem - get the node a failed odp_pt_install() needs, with reclaim
+ * @umem: the umem; caller holds neither umem->lock nor any other lock
+ * @xas: the xa_state odp_pt_install() failed with
+ *
+ * Charged like every node of the table (XA_FLAGS_ACCOUNT) to the active
+ * memory cgroup: the fault makes that the umem's.  Return: true if the
+ * caller may try again.
+ */
+bool odp_pt_nomem(struct odp_umem *umem, struct xa_state *xas)
+{
+	lockdep_assert_not_held(&umem->lock);
+	return xas_nomem(xas, GFP_KERNEL);
+}
+
+/* Free the node @xas may still hold (any state, no lock needed). */
+void odp_pt_done(struct xa_state *xas)
+{
+	/* xas_nomem() frees what it holds when no -ENOMEM is pending. */
+	xas_set(xas, 0);
+	xas_nomem(xas, 0);
 }
 
 /**

@@ -6,10 +6,18 @@
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/percpu.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #include "umem.h"
+
+static atomic_t odp_umem_ids = ATOMIC_INIT(0);
+
+u32 odp_umem_next_id(void)
+{
+	return atomic_inc_return(&odp_umem_ids);
+}
 
 /**
  * odp_umem_create - on-demand paged device view of [start, end) of @mm
@@ -18,8 +26,8 @@
  * @start: page-aligned start
  * @end: page-aligned end, above @start
  * @memcg: where the translation cache is charged, or NULL (current's)
- * @sums: the consumer's totals, ODP_UMEM_STAT_MAX counters that every count
- *	of this umem is added to as well, or NULL
+ * @sums: the consumer's per-CPU totals that every count of this umem is
+ *	added to as well, or NULL
  *
  * Inserts the umem's own interval notifier and faults nothing in: the cost
  * does not depend on the length.
@@ -28,7 +36,7 @@
  */
 struct odp_umem *odp_umem_create(struct mm_struct *mm, unsigned long start,
 				 unsigned long end, struct mem_cgroup *memcg,
-				 atomic64_t *sums)
+				 struct odp_umem_sums __percpu *sums)
 {
 	struct odp_umem *umem;
 	int ret;
@@ -38,11 +46,13 @@ struct odp_umem *odp_umem_create(struct mm_struct *mm, unsigned long start,
 	umem = kzalloc(sizeof(*umem), GFP_KERNEL_ACCOUNT);
 	if (!umem)
 		return ERR_PTR(-ENOMEM);
+	umem->id = odp_umem_next_id();
 	umem->start = start;
 	umem->end = end;
 	umem->sums = sums;
 	mutex_init(&umem->lock);
-	xa_init(&umem->pt);
+	/* Its nodes are charged to the active memcg (fault.c: the umem's). */
+	xa_init_flags(&umem->pt, XA_FLAGS_ACCOUNT);
 	spin_lock_init(&umem->inflight_lock);
 	INIT_LIST_HEAD(&umem->inflight);
 	init_waitqueue_head(&umem->inflight_wq);
@@ -114,7 +124,7 @@ void odp_umem_count(struct odp_umem *umem, enum odp_umem_stat stat, s64 n)
 	if (umem->parent)
 		atomic64_add(n, &umem->parent->stats[stat]);
 	if (umem->sums)
-		atomic64_add(n, &umem->sums[stat]);
+		this_cpu_add(umem->sums->v[stat], n);
 }
 EXPORT_SYMBOL_GPL(odp_umem_count);
 
@@ -127,6 +137,38 @@ void odp_umem_read_stats(struct odp_umem *umem, u64 *values, unsigned int n)
 		values[i] = atomic64_read(&umem->stats[i]);
 }
 EXPORT_SYMBOL_GPL(odp_umem_read_stats);
+
+/**
+ * odp_umem_sums_read - a consumer's totals, summed over the CPUs
+ * @sums: the per-CPU totals given to odp_umem_create()
+ * @values: where the first @n counters go, in enum odp_umem_stat order
+ * @n: how many
+ *
+ * Not a snapshot: counts that race with the read may or may not be in it.
+ * The gauge ODP_UMEM_STAT_PAGES_MAPPED is the sum of per-CPU increments and
+ * decrements (a page may be mapped on one CPU and dropped on another), so a
+ * racing read can see a drop without its map: it is never reported below 0.
+ * (On 64-bit, each per-CPU value is read whole; the module is built for
+ * 64-bit kernels.)
+ */
+void odp_umem_sums_read(struct odp_umem_sums __percpu *sums, u64 *values,
+			unsigned int n)
+{
+	unsigned int i, cpu;
+
+	n = min_t(unsigned int, n, ODP_UMEM_STAT_MAX);
+	memset(values, 0, n * sizeof(*values));
+	for_each_possible_cpu(cpu) {
+		struct odp_umem_sums *s = per_cpu_ptr(sums, cpu);
+
+		for (i = 0; i < n; i++)
+			values[i] += READ_ONCE(s->v[i]);
+	}
+	if (n > ODP_UMEM_STAT_PAGES_MAPPED &&
+	    (s64)values[ODP_UMEM_STAT_PAGES_MAPPED] < 0)
+		values[ODP_UMEM_STAT_PAGES_MAPPED] = 0;
+}
+EXPORT_SYMBOL_GPL(odp_umem_sums_read);
 
 /* Where the umem's work should be charged (consumers' worker threads). */
 struct mem_cgroup *odp_umem_memcg(struct odp_umem *umem)

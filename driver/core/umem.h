@@ -6,7 +6,9 @@
  *   mmap_lock (read) -> odp_umem.lock -> odp_umem.pt's xa_lock
  *                                    -> odp_umem.inflight_lock
  * odp_umem.lock is taken inside mmu notifier invalidation, so nothing may
- * allocate memory with reclaim (GFP_KERNEL) while holding it.
+ * allocate memory with reclaim (GFP_KERNEL) while holding it: the fault
+ * drops it to allocate translation-table nodes (pt.c odp_pt_nomem()) and
+ * checks the notifier sequence again after retaking it.
  */
 #ifndef ODP_CORE_UMEM_H
 #define ODP_CORE_UMEM_H
@@ -38,6 +40,7 @@
  */
 struct odp_umem {
 	struct mmu_interval_notifier notifier;
+	u32			id;		/* for tracepoints; constant */
 	struct mm_struct	*mm;		/* mmgrab()ed; constant */
 	struct mem_cgroup	*memcg;		/* charged for pt; constant */
 	unsigned long		start;		/* page-aligned; constant */
@@ -56,10 +59,12 @@ struct odp_umem {
 	/* Device accesses under way; see access.c. */
 	spinlock_t		inflight_lock;	/* protects inflight */
 	struct list_head	inflight;	/* of struct odp_inflight */
-	wait_queue_head_t	inflight_wq;	/* woken when one ends */
+	/* Woken when one ends while somebody waits (wq_has_sleeper()). */
+	wait_queue_head_t	inflight_wq;
 
 	atomic64_t		stats[ODP_UMEM_STAT_MAX];
-	atomic64_t		*sums;		/* the consumer's totals, or NULL */
+	/* The consumer's totals, or NULL; constant.  this_cpu_add() only. */
+	struct odp_umem_sums __percpu *sums;
 
 	/*
 	 * Implicit ODP (implicit.c): a parent covers the whole address space
@@ -85,6 +90,9 @@ struct odp_umem {
 
 /* Entries dropped between two chances to reschedule. */
 #define ODP_ZAP_BATCH		1024
+
+/* Ids of umems, for the tracepoints (odp_trace.h). */
+u32 odp_umem_next_id(void);
 
 /* A device access to [start, end) of a umem that invalidation waits for. */
 struct odp_inflight {
@@ -115,7 +123,10 @@ void odp_umem_zap_all(struct odp_umem *umem);
 /* pt.c: the device page table (pt), under odp_umem.lock */
 struct hmm_range;
 int odp_pt_install(struct odp_umem *umem, const struct hmm_range *range,
+		   struct xa_state *xas, unsigned long *pos,
 		   unsigned long *installed);
+bool odp_pt_nomem(struct odp_umem *umem, struct xa_state *xas);
+void odp_pt_done(struct xa_state *xas);
 unsigned long odp_pt_lookup(struct odp_umem *umem, unsigned long start,
 			    unsigned long npages, bool write,
 			    struct page **pages);

@@ -170,7 +170,7 @@ struct odp_uobj *odp_mr_register(struct odp_ctx *ctx,
 		goto err_free;
 	}
 	mr->umem = odp_umem_create(ctx->mm, start, end, ctx->memcg,
-				   odp_dev_stats);
+				   &odp_dev_sums);
 	if (IS_ERR(mr->umem)) {
 		ret = PTR_ERR(mr->umem);
 		goto err_pd;

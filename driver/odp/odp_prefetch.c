@@ -59,9 +59,8 @@ static int odp_prefetch_run(struct odp_prefetch *pf)
 		struct odp_prefetch_range *r = &pf->ranges[i];
 		int err;
 
-		err = odp_umem_fault(r->mr->umem, r->start, r->end,
-				     pf->fault_flags);
-		odp_umem_count(r->mr->umem, ODP_UMEM_STAT_PREFETCHES, 1);
+		err = odp_umem_prefetch(r->mr->umem, r->start, r->end,
+					pf->fault_flags);
 		if (err && !ret)
 			ret = err;
 	}

@@ -3,14 +3,21 @@
  * odp: counters, and their debugfs view.
  *
  * Each MR counts its own events; every count is added to the device sum as
- * well, so the device figures outlive deregistered MRs.
+ * well, so the device figures outlive deregistered MRs.  The device sums
+ * are per CPU (the core adds to this CPU's), summed when read.
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
 
 #include "odp_verbs.h"
 
-atomic64_t odp_dev_stats[ODP_ABI_STAT_MAX];
+DEFINE_PER_CPU(struct odp_umem_sums, odp_dev_sums);
+
+/* The first @n device counters. */
+void odp_dev_stats_read(u64 *values, unsigned int n)
+{
+	odp_umem_sums_read(&odp_dev_sums, values, n);
+}
 
 /* The ABI's counters are the core's, in the same order. */
 #define ODP_SAME_STAT(n) \
@@ -55,11 +62,12 @@ static struct dentry *odp_debugfs_stats, *odp_debugfs_mrs;
 
 static int odp_stats_show(struct seq_file *s, void *unused)
 {
+	u64 values[ODP_ABI_STAT_MAX];
 	int i;
 
+	odp_dev_stats_read(values, ODP_ABI_STAT_MAX);
 	for (i = 0; i < ODP_ABI_STAT_MAX; i++)
-		seq_printf(s, "%s %lld\n", odp_stat_names[i],
-			   atomic64_read(&odp_dev_stats[i]));
+		seq_printf(s, "%s %llu\n", odp_stat_names[i], values[i]);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(odp_stats);

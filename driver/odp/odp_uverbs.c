@@ -142,7 +142,7 @@ static int odp_query_stats(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 	struct odp_abi_query_stats *cmd = &arg->query_stats;
 	u64 values[ODP_ABI_STAT_MAX];
 	struct odp_mr *mr = NULL;
-	u32 i, n;
+	u32 n;
 
 	/* Device-wide counts would tell one user what others do. */
 	if (cmd->mr_handle == ODP_ABI_STATS_DEVICE && !capable(CAP_SYS_ADMIN))
@@ -157,8 +157,7 @@ static int odp_query_stats(struct odp_ctx *ctx, union odp_ioctl_arg *arg)
 		odp_umem_read_stats(mr->umem, values, n);
 		odp_mr_put(mr);
 	} else {
-		for (i = 0; i < n; i++)
-			values[i] = atomic64_read(&odp_dev_stats[i]);
+		odp_dev_stats_read(values, n);
 	}
 
 	if (copy_to_user(u64_to_user_ptr(cmd->stats), values,

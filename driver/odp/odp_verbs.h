@@ -15,6 +15,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
@@ -173,7 +174,8 @@ int odp_prefetch_init(void);
 void odp_prefetch_exit(void);
 
 /* odp_stats.c */
-extern atomic64_t odp_dev_stats[ODP_ABI_STAT_MAX];
+DECLARE_PER_CPU(struct odp_umem_sums, odp_dev_sums);
+void odp_dev_stats_read(u64 *values, unsigned int n);
 extern const char * const odp_stat_names[ODP_ABI_STAT_MAX];
 extern struct mutex odp_all_mrs_lock;
 extern struct list_head odp_all_mrs;

@@ -28,7 +28,7 @@
 #include "core/odp_core.h"
 
 /* Every ODP counter of every rxe device, for the module's lifetime. */
-static atomic64_t rxe_odp_sums[ODP_UMEM_STAT_MAX];
+static DEFINE_PER_CPU(struct odp_umem_sums, rxe_odp_sums);
 
 /* The virtual address that @iova of the MR stands for. */
 static u64 rxe_odp_va(struct rxe_mr *mr, u64 iova)
@@ -76,10 +76,10 @@ int rxe_odp_mr_init_user(struct rxe_dev *rxe, u64 start, u64 length, u64 iova,
 	memcg = get_mem_cgroup_from_mm(current->mm);
 	if (rxe_odp_is_implicit(start, length))
 		umem = odp_umem_create_implicit(current->mm, memcg,
-						rxe_odp_sums);
+						&rxe_odp_sums);
 	else
 		umem = odp_umem_create(current->mm, ALIGN_DOWN(start, PAGE_SIZE),
-				       PAGE_ALIGN(end), memcg, rxe_odp_sums);
+				       PAGE_ALIGN(end), memcg, &rxe_odp_sums);
 	mem_cgroup_put(memcg);
 	if (IS_ERR(umem))
 		return PTR_ERR(umem);
@@ -169,9 +169,8 @@ static int rxe_odp_prefetch_run(struct rxe_odp_prefetch *pf)
 		struct rxe_mr *mr = pf->range[i].mr;
 		int err;
 
-		err = odp_umem_fault(mr->odp, pf->range[i].start,
-				     pf->range[i].end, pf->flags);
-		odp_umem_count(mr->odp, ODP_UMEM_STAT_PREFETCHES, 1);
+		err = odp_umem_prefetch(mr->odp, pf->range[i].start,
+					pf->range[i].end, pf->flags);
 		if (err && !ret)
 			ret = err;
 	}

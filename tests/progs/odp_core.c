@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The ODP core's own behaviour, seen through odp.ko's MR access ioctls:
+ *
+ * fault_nomem     device read and write of fresh pages while every
+ *                 non-sleeping allocation of this thread from the xarray's
+ *                 node cache fails (failslab, set up by test_core.py):
+ *                 the translation entries still go in.
+ * zap_latency     munmap of a 1.5 GiB MR of 4 KiB pages, all faulted, while a
+ *                 SCHED_FIFO thread on the same CPU measures how late its
+ *                 1 ms timer wakes: the zap must let it run.
+ * trace_workload  a fixed sequence of faults, invalidations and a prefetch
+ *                 whose tracepoints test_trace.py checks; prints the
+ *                 addresses.
+ * trace_inflight  an invalidation that waits for a device access in flight
+ *                 (retry hook "arm_inflight"), for the same.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* ---- fault_nomem ------------------------------------------------------ */
+
+/* This thread's failslab switch (task-filter=Y). */
+static void make_it_fail(int on)
+{
+	CHECK(!write_file("/proc/thread-self/make-it-fail", on ? "1" : "0"),
+	      "/proc/thread-self/make-it-fail: %s", strerror(errno));
+}
+
+static int fault_nomem(void)
+{
+	size_t npages = 64, len = npages * page_size;
+	struct stats before, d;
+	struct tctx t;
+	struct odp_mr *mr;
+	char *buf, *out, *in;
+	int r_read, r_write;
+
+	if (access("/proc/thread-self/make-it-fail", W_OK))
+		SKIP("no /proc/thread-self/make-it-fail (kernel without FAULT_INJECTION)");
+	t_open(&t);
+	/* Fresh pages far from anything registered: the xarray needs nodes. */
+	buf = map_anon(2 * len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	out = malloc(len);
+	in = malloc(len);
+	CHECK(out && in, "malloc");
+	fill_pattern(buf, len, 31);
+	fill_pattern(in, len, 32);
+	mr = reg_mr(&t, buf, 2 * len, ACC_RW);
+	mr_stats(mr, &before);
+
+	make_it_fail(1);
+	r_read = dev_read(mr, buf, out, len);
+	r_write = dev_write(mr, buf + len, in, len);
+	make_it_fail(0);
+
+	printf("read=%d write=%d\n", r_read, r_write);
+	mr_delta(mr, &before, &d, "mr");
+	EXPECT_OK(r_read);
+	EXPECT_OK(r_write);
+	check_pattern(out, len, 31, "device read");
+	check_pattern(buf + len, len, 32, "CPU view of the device write");
+	EXPECT_U64(D(d, PAGES_FAULTED), ==, 2 * npages, "pages_faulted");
+	EXPECT_U64(D(d, FAULT_ERRORS), ==, 0, "fault_errors");
+
+	EXPECT_OK(odp_dereg_mr(mr));
+	free(out);
+	free(in);
+	unmap(buf, 2 * len);
+	t_close(&t);
+	return T_PASS;
+}
+
+/* ---- zap_latency ------------------------------------------------------ */
+
+#define ZAP_BYTES	(3UL << 29)
+#define TICK_NS		1000000L
+
+static atomic_bool ticker_stop, ticker_ready;
+static atomic_long ticker_max_ns, ticker_ticks;
+
+static long ts_ns(const struct timespec *t)
+{
+	return t->tv_sec * 1000000000L + t->tv_nsec;
+}
+
+static void pin_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	CHECK(!sched_setaffinity(0, sizeof(set), &set), "sched_setaffinity: %s",
+	      strerror(errno));
+}
+
+/* Sleep TICK_NS at a time; record the worst lateness of a wake-up. */
+static void *ticker(void *arg)
+{
+	struct timespec next, now;
+
+	(void)arg;
+	pin_cpu0();
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	atomic_store(&ticker_ready, true);
+	while (!atomic_load(&ticker_stop)) {
+		long late;
+
+		next.tv_nsec += TICK_NS;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		late = ts_ns(&now) - ts_ns(&next);
+		if (late > atomic_load(&ticker_max_ns))
+			atomic_store(&ticker_max_ns, late);
+		atomic_fetch_add(&ticker_ticks, 1);
+		/* Behind by more than a tick: start again from now. */
+		if (late > TICK_NS)
+			next = now;
+	}
+	return NULL;
+}
+
+static int zap_latency(void)
+{
+	struct sched_param sp = { .sched_priority = 50 };
+	struct timespec t0, t1;
+	struct stats before, d;
+	struct odp_sge sge;
+	pthread_attr_t attr;
+	struct odp_mr *mr;
+	pthread_t thr;
+	struct tctx t;
+	long warm_max;
+	char *buf;
+	int ret;
+
+	t_open(&t);
+	buf = map_anon(ZAP_BYTES, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_NORESERVE);
+	/* 4 KiB pages: one translation entry each, 393216 of them. */
+	xmadvise(buf, ZAP_BYTES, MADV_NOHUGEPAGE);
+	memset(buf, 1, ZAP_BYTES);
+	mr = reg_mr(&t, buf, ZAP_BYTES, ACC_RW);
+	mr_stats(mr, &before);
+	sge.addr = (uintptr_t)buf;
+	sge.length = ZAP_BYTES;
+	sge.lkey = mr->lkey;
+	EXPECT_OK(odp_advise_mr(t.pd, ODP_ADVISE_PREFETCH_WRITE,
+				ODP_ADVISE_FLAG_FLUSH, &sge, 1));
+	mr_delta(mr, &before, &d, "mr");
+	EXPECT_U64(D(d, PAGES_MAPPED), ==, ZAP_BYTES / page_size, "pages_mapped");
+
+	pin_cpu0();
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+	pthread_attr_setschedparam(&attr, &sp);
+	ret = pthread_create(&thr, &attr, ticker, NULL);
+	if (ret == EPERM)
+		SKIP("SCHED_FIFO not allowed");
+	CHECK(!ret, "pthread_create: %s", strerror(ret));
+	while (!atomic_load(&ticker_ready))
+		usleep(1000);
+	/* The ticker's own noise on this VM, before the zap. */
+	usleep(200000);
+	warm_max = atomic_exchange(&ticker_max_ns, 0);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	unmap(buf, ZAP_BYTES);		/* the MR's notifier zaps it all */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	usleep(20000);
+	atomic_store(&ticker_stop, true);
+	pthread_join(thr, NULL);
+
+	mr_delta(mr, &before, &d, "mr");
+	printf("munmap_ms=%ld max_late_ms=%ld warm_max_late_ms=%ld ticks=%ld\n",
+	       (ts_ns(&t1) - ts_ns(&t0)) / 1000000,
+	       atomic_load(&ticker_max_ns) / 1000000, warm_max / 1000000,
+	       atomic_load(&ticker_ticks));
+	EXPECT_U64(D(d, PAGES_INVALIDATED), ==, ZAP_BYTES / page_size,
+		   "pages_invalidated");
+	EXPECT_OK(odp_dereg_mr(mr));
+	t_close(&t);
+	return T_PASS;
+}
+
+/* ---- trace_workload --------------------------------------------------- */
+
+/*
+ * 16 pages: device read of pages 0-7 (one fault), MADV_DONTNEED of pages
+ * 2-3 (an invalidation, event clear, 2 pages), munmap of page 6 (event
+ * unmap, 1 page), a write prefetch of pages 8-15, mprotect(PROT_READ) of
+ * pages 8-9 (event protection_vma: both entries go), dereg.
+ */
+static int trace_workload(void)
+{
+	size_t ps = page_size, len = 16 * ps;
+	struct odp_sge sge;
+	struct odp_mr *mr;
+	struct tctx t;
+	char *buf, *out;
+
+	t_open(&t);
+	buf = map_anon(len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	xmadvise(buf, len, MADV_NOHUGEPAGE);
+	out = malloc(len);
+	CHECK(out, "malloc");
+	fill_pattern(buf, len, 5);
+	mr = reg_mr(&t, buf, len, ACC_RW);
+	printf("addr=0x%lx len=%zu page_size=%zu\n", (unsigned long)buf, len, ps);
+
+	EXPECT_OK(dev_read(mr, buf, out, 8 * ps));
+	xmadvise(buf + 2 * ps, 2 * ps, MADV_DONTNEED);
+	unmap(buf + 6 * ps, ps);
+	sge.addr = (uintptr_t)(buf + 8 * ps);
+	sge.length = 8 * ps;
+	sge.lkey = mr->lkey;
+	EXPECT_OK(odp_advise_mr(t.pd, ODP_ADVISE_PREFETCH_WRITE,
+				ODP_ADVISE_FLAG_FLUSH, &sge, 1));
+	xmprotect(buf + 8 * ps, 2 * ps, PROT_READ);
+
+	EXPECT_OK(odp_dereg_mr(mr));
+	free(out);
+	t_close(&t);
+	return T_PASS;
+}
+
+/*
+ * A device read parked with its pages in flight (retry hook
+ * "arm_inflight"); MADV_DONTNEED of its page must wait for it: the hook is
+ * released 200 ms later by another thread.  Prints the address.
+ */
+struct parked {
+	struct odp_mr	*mr;
+	char		*addr;
+	int		ret;
+};
+
+static void *parked_read(void *arg)
+{
+	struct parked *p = arg;
+	char out[64];
+
+	p->ret = dev_read(p->mr, p->addr, out, sizeof(out));
+	return NULL;
+}
+
+static void *release_later(void *arg)
+{
+	(void)arg;
+	usleep(200000);
+	write_file(DEBUGFS_RETRY_HOOK, "release");
+	return NULL;
+}
+
+static int trace_inflight(void)
+{
+	size_t len = 4 * page_size;
+	struct parked p;
+	pthread_t reader, releaser;
+	struct tctx t;
+	char state[32];
+	uint64_t t0;
+
+	t_open(&t);
+	p.addr = map_anon(len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	fill_pattern(p.addr, len, 9);
+	p.mr = reg_mr(&t, p.addr, len, ACC_RW);
+	printf("addr=0x%lx len=%zu\n", (unsigned long)p.addr, len);
+	/* Fault first, so that the parked access is the lookup itself. */
+	EXPECT_OK(dev_read(p.mr, p.addr, state, sizeof(state)));
+	CHECK(!write_file(DEBUGFS_RETRY_HOOK, "arm_inflight"), "arm_inflight: %s",
+	      strerror(errno));
+	CHECK(!pthread_create(&reader, NULL, parked_read, &p), "pthread_create");
+	t0 = now_ms();
+	do {
+		usleep(1000);
+		CHECK(read_file(DEBUGFS_RETRY_HOOK, state, sizeof(state)) >= 0,
+		      "read retry_hook");
+		CHECK(now_ms() - t0 < 5000, "the read never parked (hook %s)", state);
+	} while (strcmp(state, "parked"));
+	CHECK(!pthread_create(&releaser, NULL, release_later, NULL),
+	      "pthread_create");
+	t0 = now_ms();
+	xmadvise(p.addr, page_size, MADV_DONTNEED);	/* waits for the read */
+	printf("madvise_ms=%llu\n", (unsigned long long)(now_ms() - t0));
+	pthread_join(releaser, NULL);
+	pthread_join(reader, NULL);
+	EXPECT_OK(p.ret);
+	EXPECT_OK(odp_dereg_mr(p.mr));
+	t_close(&t);
+	return T_PASS;
+}
+
+static const struct odp_test tests[] = {
+	{ "fault_nomem",	fault_nomem },
+	{ "zap_latency",	zap_latency },
+	{ "trace_workload",	trace_workload },
+	{ "trace_inflight",	trace_inflight },
+};
+
+TEST_MAIN(tests)
