@@ -6,6 +6,7 @@
  * Lock order, outermost first:
  *   odp_ctx.lock -> odp_device.lock -> odp_qp.lock -> odp_qp.wq_lock ->
  *   odp_cq.lock
+ *   odp_cq.poll_lock -> odp_cq.lock
  * odp_qp.lock may be taken in rdma_cm event handlers: never call
  * rdma_destroy_id() (which waits for handlers) while holding it.
  */
@@ -39,6 +40,12 @@ struct odp_device {
 struct odp_cq {
 	struct odp_uobj		uobj;		/* usecnt: QPs on it */
 	u32			cqe;		/* capacity, constant */
+	/*
+	 * Serialises pollers, which copy entries out to user space before
+	 * they take them off the ring: held across copy_to_user(), so only
+	 * pollers of this CQ ever wait for it; never taken by producers.
+	 */
+	struct mutex		poll_lock;
 	/* Protects the ring. Taken from QP work; never sleeps. */
 	spinlock_t		lock;
 	struct odp_abi_wc	*ring;
