@@ -23,11 +23,20 @@ bool odp_tx_reserve(struct odp_qp *qp)
 	return atomic_add_unless(&qp->tx_outstanding, 1, ODP_WIRE_TX_DEPTH);
 }
 
-/* A slot comes back (send completion, softirq, or a message not posted). */
+/*
+ * A slot comes back (send completion, softirq, or a message not posted).
+ * Only odp_tx_linger() waits, and only for the last slot: no wake-up
+ * otherwise, and none when nobody sleeps.  The fully ordered
+ * atomic_dec_return() and the barrier in wq_has_sleeper() pair with the
+ * one set_current_state() makes in the waiter's prepare_to_wait_event(),
+ * between queueing itself and reading the count: either the waiter reads 0
+ * or we see it queued and wake it.
+ */
 void odp_tx_unreserve(struct odp_qp *qp)
 {
-	atomic_dec(&qp->tx_outstanding);
-	wake_up_all(&qp->tx_wq);
+	if (!atomic_dec_return(&qp->tx_outstanding) &&
+	    wq_has_sleeper(&qp->tx_wq))
+		wake_up_all(&qp->tx_wq);
 }
 
 /*
