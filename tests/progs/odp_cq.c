@@ -135,7 +135,7 @@ static int cq_poll_efault(void)
 	usleep(FLUSH_WAIT_MS * 1000);
 
 	/* room for NRECV entries, the second half of them on a PROT_NONE page */
-	map = map_anon(2 * page_size, PROT_READ | PROT_WRITE, 0);
+	map = map_anon(2 * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	xmprotect(map + page_size, page_size, PROT_NONE);
 	wc = (struct odp_abi_wc *)(map + page_size - half);
 	r = raw_poll(&c, wc, NRECV, &n);

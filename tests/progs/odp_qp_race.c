@@ -103,7 +103,7 @@ static int side_open(struct side *s, int tolerant)
 	s->cq = odp_create_cq(s->ctx, 256);
 	if (!s->pd || !s->cq)
 		FAIL("odp_alloc_pd / odp_create_cq: %s", strerror(errno));
-	s->buf = map_anon(page_size, PROT_READ | PROT_WRITE, 0);
+	s->buf = map_anon(page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	s->mr = odp_reg_mr(s->pd, s->buf, page_size,
 			   ODP_ACCESS_ON_DEMAND | ODP_ACCESS_LOCAL_WRITE);
 	if (!s->mr)
