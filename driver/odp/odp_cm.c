@@ -18,18 +18,6 @@
 
 #define ODP_CM_TIMEOUT_MS	5000
 
-/* The first outcome of a connect or accept is the one that counts. */
-static void odp_qp_conn_done(struct odp_qp *qp, int status)
-{
-	spin_lock_bh(&qp->wq_lock);
-	if (!qp->conn_settled) {
-		qp->conn_settled = true;
-		qp->conn_status = status;
-	}
-	spin_unlock_bh(&qp->wq_lock);
-	complete_all(&qp->connected);
-}
-
 static int odp_cm_status_errno(enum rdma_cm_event_type event)
 {
 	switch (event) {
@@ -94,19 +82,14 @@ static int odp_qp_cm_event(struct odp_qp *qp, struct rdma_cm_id *id,
 		ret = odp_qp_route_resolved(qp, id);
 		break;
 	case RDMA_CM_EVENT_ESTABLISHED:
-		spin_lock_bh(&qp->wq_lock);
-		if (qp->state == ODP_QPS_CONNECTING)
-			qp->state = ODP_QPS_RTS;
-		spin_unlock_bh(&qp->wq_lock);
+		odp_qp_established(qp);
 		odp_qp_conn_done(qp, 0);
 		odp_qp_kick(qp);
 		break;
 	case RDMA_CM_EVENT_DISCONNECTED:
 		rdma_disconnect(id);
 		/* The work item errors the QP after what arrived before. */
-		spin_lock_bh(&qp->wq_lock);
-		qp->disconnected = true;
-		spin_unlock_bh(&qp->wq_lock);
+		odp_qp_set_disconnected(qp);
 		odp_qp_conn_done(qp, -ECONNRESET);
 		odp_qp_kick(qp);
 		break;
@@ -207,20 +190,6 @@ static void odp_sockaddr_in(struct sockaddr_in *sin, u32 addr, u32 port)
 	sin->sin_family = AF_INET;
 	sin->sin_addr.s_addr = (__force __be32)addr;
 	sin->sin_port = (__force __be16)port;
-}
-
-/* Move a RESET QP on @dev to CONNECTING. */
-static int odp_qp_start_connecting(struct odp_qp *qp, struct odp_device *dev)
-{
-	int ret = 0;
-
-	spin_lock_bh(&qp->wq_lock);
-	if (qp->state != ODP_QPS_RESET || qp->dev != dev)
-		ret = -EINVAL;
-	else
-		qp->state = ODP_QPS_CONNECTING;
-	spin_unlock_bh(&qp->wq_lock);
-	return ret;
 }
 
 static int odp_qp_wait_connected(struct odp_qp *qp, u32 timeout_ms)
@@ -333,9 +302,7 @@ void odp_qp_detach(struct odp_qp *qp)
 		mutex_unlock(&dev->lock);
 		odp_rdmacg_uncharge(&qp->cg_obj, dev->ibdev,
 				    RDMACG_RESOURCE_HCA_OBJECT);
-		spin_lock_bh(&qp->wq_lock);
-		qp->dev = NULL;
-		spin_unlock_bh(&qp->wq_lock);
+		odp_qp_clear_dev(qp);
 		odp_device_put(dev);
 	}
 	mutex_unlock(&qp->detach_lock);

@@ -55,6 +55,7 @@ struct odp_uobj *odp_cq_create(struct odp_ctx *ctx,
 		return ERR_PTR(-ENOMEM);
 	}
 	cq->cqe = cmd->cqe;
+	mutex_init(&cq->poll_lock);
 	spin_lock_init(&cq->lock);
 
 	ret = odp_uobj_reserve(ctx, &cq->uobj, &odp_cq_ops);
@@ -94,9 +95,13 @@ void odp_cq_push(struct odp_cq *cq, const struct odp_abi_wc *wc)
 	spin_unlock_irqrestore(&cq->lock, flags);
 }
 
-/* Take up to @max completions off the ring into @wc. */
-static u32 odp_cq_take(struct odp_cq *cq, struct odp_abi_wc *wc, u32 max,
-		       bool *overflow)
+/*
+ * Copy up to @max completions, from the @skip-th oldest on, into @wc,
+ * leaving them on the ring.  Caller holds poll_lock: nobody else takes
+ * entries off, so they stay where they are until odp_cq_consume().
+ */
+static u32 odp_cq_peek(struct odp_cq *cq, u32 skip, struct odp_abi_wc *wc,
+		       u32 max, bool *overflow)
 {
 	unsigned long flags;
 	u32 n;
@@ -107,17 +112,31 @@ static u32 odp_cq_take(struct odp_cq *cq, struct odp_abi_wc *wc, u32 max,
 	 * and none takes entries (they would be lost with the error).
 	 */
 	*overflow = cq->overflow;
-	for (n = 0; n < max && cq->count && !cq->overflow; n++) {
-		wc[n] = cq->ring[cq->head];
-		cq->head = (cq->head + 1) % cq->cqe;
-		cq->count--;
-	}
+	for (n = 0; n < max && skip + n < cq->count && !cq->overflow; n++)
+		wc[n] = cq->ring[(cq->head + skip + n) % cq->cqe];
 	spin_unlock_irqrestore(&cq->lock, flags);
 	return n;
 }
 
+/* Take the @n oldest completions off the ring.  Caller holds poll_lock. */
+static void odp_cq_consume(struct odp_cq *cq, u32 n)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&cq->lock, flags);
+	cq->head = (cq->head + n) % cq->cqe;
+	cq->count -= n;
+	spin_unlock_irqrestore(&cq->lock, flags);
+}
+
 #define ODP_POLL_BATCH	16
 
+/*
+ * Completions go out to the user's array batch by batch, through a kernel
+ * buffer, and only those that reached it are taken off the ring: a poll
+ * that faults (EFAULT) loses nothing, and num_entries says how many it did
+ * write.
+ */
 int odp_cq_poll(struct odp_ctx *ctx, struct odp_abi_poll_cq *cmd)
 {
 	struct odp_abi_wc __user *uwc = u64_to_user_ptr(cmd->wc);
@@ -131,9 +150,16 @@ int odp_cq_poll(struct odp_ctx *ctx, struct odp_abi_poll_cq *cmd)
 	if (!cq)
 		return -EINVAL;
 
+	if (mutex_lock_killable(&cq->poll_lock)) {
+		odp_cq_put(cq);
+		cmd->num_entries = 0;
+		return -EINTR;
+	}
 	while (done < want) {
-		u32 n = odp_cq_take(cq, wc, min_t(u32, want - done,
-						  ODP_POLL_BATCH), &overflow);
+		u32 n = odp_cq_peek(cq, done, wc, min_t(u32, want - done,
+							ODP_POLL_BATCH),
+				    &overflow);
+		unsigned long left;
 
 		if (overflow) {
 			ret = -EOVERFLOW;
@@ -141,12 +167,17 @@ int odp_cq_poll(struct odp_ctx *ctx, struct odp_abi_poll_cq *cmd)
 		}
 		if (!n)
 			break;
-		if (copy_to_user(uwc + done, wc, n * sizeof(wc[0]))) {
+		left = copy_to_user(uwc + done, wc, n * sizeof(wc[0]));
+		if (left) {
+			/* The whole entries that made it before the fault. */
+			done += (n * sizeof(wc[0]) - left) / sizeof(wc[0]);
 			ret = -EFAULT;
 			break;
 		}
 		done += n;
 	}
+	odp_cq_consume(cq, done);
+	mutex_unlock(&cq->poll_lock);
 	odp_cq_put(cq);
 	cmd->num_entries = done;
 	return ret;

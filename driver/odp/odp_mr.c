@@ -5,6 +5,8 @@
  * Registration creates the MR's umem in the ODP core, which inserts its own
  * mmu_interval_notifier over the pages of the range and faults nothing in:
  * its cost does not depend on the length.  No page of an MR is ever pinned.
+ * The lookup of a key and the copy to and from an SGE list through the MRs
+ * (for the transport) are here too; neither knows anything about QPs.
  */
 #include <linux/mm.h>
 #include <linux/overflow.h>
@@ -259,4 +261,103 @@ struct odp_mr *odp_mr_lookup(struct odp_ctx *ctx, u32 key, struct odp_pd *pd,
 fail:
 	odp_mr_put(mr);
 	return NULL;
+}
+
+/*
+ * SGE lists: the local side of a work request, each SGE through its MR,
+ * as rxe's copy_data() in rxe_mr.c.
+ */
+
+/**
+ * odp_sge_check - check the first @len bytes of an SGE list as a whole
+ * @ctx: the context whose MRs the lkeys name
+ * @pd: the PD every MR must be on
+ * @sge: the list
+ * @num_sge: its length
+ * @len: bytes from the start of the list the request will touch
+ * @write: the request writes them (needs local write)
+ *
+ * Done before any byte of the request moves: every SGE that holds some of
+ * the bytes names an MR on @pd that contains that part and grants local
+ * write if @write.
+ *
+ * Return: 0, -EINVAL (bad lkey, PD or bounds) or -EACCES.
+ */
+int odp_sge_check(struct odp_ctx *ctx, struct odp_pd *pd,
+		  const struct odp_abi_sge *sge, u32 num_sge, u32 len,
+		  bool write)
+{
+	u32 access = write ? ODP_ABI_ACCESS_LOCAL_WRITE : 0;
+	u32 i;
+
+	for (i = 0; i < num_sge && len; i++) {
+		u32 n = min(len, sge[i].length);
+		struct odp_mr *mr;
+		int ret;
+
+		if (!n)
+			continue;
+		mr = odp_mr_lookup(ctx, sge[i].lkey, pd, access, sge[i].addr, n,
+				   &ret);
+		if (!mr)
+			return ret;
+		odp_mr_put(mr);
+		len -= n;
+	}
+	return len ? -EINVAL : 0;
+}
+
+/**
+ * odp_sge_copy - copy between a buffer and an SGE list
+ * @ctx: the context whose MRs the lkeys name
+ * @pd: the PD every MR must be on
+ * @sge: the list
+ * @num_sge: its length
+ * @offset: where in the list's bytes to start
+ * @buf: kernel buffer
+ * @len: bytes to copy
+ * @write: into the SGEs' memory (else out of it)
+ *
+ * Each SGE's part goes through its MR, faulting pages in as needed.
+ *
+ * Return: 0, -EINVAL (bad lkey or bounds), -EACCES, or a fault error.
+ */
+int odp_sge_copy(struct odp_ctx *ctx, struct odp_pd *pd,
+		 const struct odp_abi_sge *sge, u32 num_sge, u32 offset,
+		 void *buf, u32 len, bool write)
+{
+	u32 access = write ? ODP_ABI_ACCESS_LOCAL_WRITE : 0;
+	u32 i;
+
+	for (i = 0; i < num_sge && len; i++) {
+		struct odp_mr *mr;
+		u32 n;
+		int ret;
+
+		if (offset >= sge[i].length) {
+			offset -= sge[i].length;
+			continue;
+		}
+		n = min(len, sge[i].length - offset);
+		mr = odp_mr_lookup(ctx, sge[i].lkey, pd, access,
+				   sge[i].addr + offset, n, &ret);
+		if (!mr)
+			return ret;
+		ret = odp_umem_copy(mr->umem, sge[i].addr + offset, buf, n,
+				    write);
+		odp_mr_put(mr);
+		if (ret)
+			return ret;
+		buf += n;
+		len -= n;
+		offset = 0;
+	}
+	return len ? -EINVAL : 0;
+}
+
+/* The completion status of a local SGE that odp_sge_copy() failed on. */
+u32 odp_sge_error_status(int err)
+{
+	return err == -EINVAL || err == -EACCES ? ODP_ABI_WC_LOC_PROT_ERR :
+						  ODP_ABI_WC_LOC_ACCESS_ERR;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * odp: queue pairs.  The user's work requests wait on the QP's queues until
- * its work item (odp_wire.c) carries them over the kernel RC QP; their
- * completions go to the user's CQs in post order.
+ * odp: queue pairs.  The user's work requests wait on the QP's queues
+ * (odp_queue.c) until its work item (odp_qp_work.c) carries them over the
+ * kernel RC QP; their completions go to the user's CQs in post order.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -50,13 +50,7 @@ static struct odp_qp *odp_qp_alloc(const struct odp_abi_create_qp *cmd)
 	mutex_init(&qp->lock);
 	INIT_LIST_HEAD(&qp->dev_node);
 	init_completion(&qp->connected);
-	spin_lock_init(&qp->wq_lock);
-	qp->state = ODP_QPS_RESET;
-	INIT_LIST_HEAD(&qp->sq);
-	INIT_LIST_HEAD(&qp->sq_sent);
-	INIT_LIST_HEAD(&qp->rq);
-	INIT_LIST_HEAD(&qp->rx_req);
-	INIT_LIST_HEAD(&qp->rx_resp);
+	odp_qp_queues_init(qp);
 	init_waitqueue_head(&qp->tx_wq);
 	INIT_WORK(&qp->work, odp_qp_work);
 	return qp;
@@ -136,31 +130,17 @@ static void odp_qp_destroy(struct odp_uobj *uobj)
 	struct odp_qp *qp = container_of(uobj, struct odp_qp, uobj);
 
 	odp_qp_detach(qp);
-	spin_lock_bh(&qp->wq_lock);
-	qp->destroyed = true;
-	spin_unlock_bh(&qp->wq_lock);
 	/* odp_qp_kick() checks destroyed under wq_lock: none queues after. */
+	odp_qp_mark_destroyed(qp);
 	cancel_work_sync(&qp->work);
 	odp_qp_unuse(uobj->ctx, qp);
-}
-
-static void odp_qp_free_wqes(struct odp_qp *qp)
-{
-	struct odp_swqe *swqe, *stmp;
-	struct odp_rwqe *rwqe, *rtmp;
-
-	list_splice_init(&qp->sq_sent, &qp->sq);
-	list_for_each_entry_safe(swqe, stmp, &qp->sq, node)
-		kfree(swqe);
-	list_for_each_entry_safe(rwqe, rtmp, &qp->rq, node)
-		kfree(rwqe);
 }
 
 static void odp_qp_free(struct odp_uobj *uobj)
 {
 	struct odp_qp *qp = container_of(uobj, struct odp_qp, uobj);
 
-	odp_qp_free_wqes(qp);
+	odp_qp_queues_free(qp);
 	odp_uobj_put(&qp->pd->uobj);
 	odp_uobj_put(&qp->send_cq->uobj);
 	odp_uobj_put(&qp->recv_cq->uobj);
@@ -226,27 +206,6 @@ struct odp_qp *odp_qp_get(struct odp_ctx *ctx, u32 handle)
 	return uobj ? container_of(uobj, struct odp_qp, uobj) : NULL;
 }
 
-/*
- * Run the QP's work: new WRs, received messages, or an error to flush.
- * Queued under wq_lock, so that destroy's cancel_work_sync() is final.
- */
-void odp_qp_kick(struct odp_qp *qp)
-{
-	spin_lock_bh(&qp->wq_lock);
-	if (!qp->destroyed)
-		queue_work(system_unbound_wq, &qp->work);
-	spin_unlock_bh(&qp->wq_lock);
-}
-
-/* Move to the error state; the work item flushes the queues. */
-void odp_qp_set_error(struct odp_qp *qp)
-{
-	spin_lock_bh(&qp->wq_lock);
-	qp->state = ODP_QPS_ERROR;
-	spin_unlock_bh(&qp->wq_lock);
-	odp_qp_kick(qp);
-}
-
 static const u32 odp_wc_opcode_of_wr[] = {
 	[ODP_ABI_WR_RDMA_WRITE]			= ODP_ABI_WC_RDMA_WRITE,
 	[ODP_ABI_WR_RDMA_WRITE_WITH_IMM]	= ODP_ABI_WC_RDMA_WRITE,
@@ -264,9 +223,7 @@ static const u32 odp_wc_opcode_of_wr[] = {
 void odp_qp_complete_send(struct odp_qp *qp, struct odp_swqe *wqe, u32 status)
 {
 	/* Free the slot first: a poller may post again at once. */
-	spin_lock_bh(&qp->wq_lock);
-	qp->sq_count--;
-	spin_unlock_bh(&qp->wq_lock);
+	odp_sq_slot_free(qp);
 
 	if (status != ODP_ABI_WC_SUCCESS || wqe->signaled) {
 		struct odp_abi_wc wc = {
@@ -296,9 +253,7 @@ void odp_qp_complete_recv(struct odp_qp *qp, struct odp_rwqe *wqe, u32 status,
 	};
 
 	/* Free the slot first: a poller may post again at once. */
-	spin_lock_bh(&qp->wq_lock);
-	qp->rq_count--;
-	spin_unlock_bh(&qp->wq_lock);
+	odp_rq_slot_free(qp);
 	odp_cq_push(qp->recv_cq, &wc);
 	kfree(wqe);
 }
@@ -363,23 +318,6 @@ static struct odp_swqe *odp_swqe_build(struct odp_qp *qp,
 	return wqe;
 }
 
-static int odp_qp_queue_send(struct odp_qp *qp, struct odp_swqe *wqe)
-{
-	int ret = 0;
-
-	spin_lock_bh(&qp->wq_lock);
-	if (qp->state == ODP_QPS_RESET || qp->state == ODP_QPS_CONNECTING) {
-		ret = -EINVAL;
-	} else if (qp->sq_count >= qp->max_send_wr) {
-		ret = -ENOMEM;
-	} else {
-		list_add_tail(&wqe->node, &qp->sq);
-		qp->sq_count++;
-	}
-	spin_unlock_bh(&qp->wq_lock);
-	return ret;
-}
-
 /*
  * Like ibv_post_send(): on error, cmd->bad_wr is the index of the first WR
  * not posted.  Only a QP reference is held: a WR array that faults (even
@@ -409,7 +347,7 @@ int odp_post_send(struct odp_ctx *ctx, struct odp_abi_post *cmd)
 			ret = PTR_ERR(wqe);
 			break;
 		}
-		ret = odp_qp_queue_send(qp, wqe);
+		ret = odp_sq_post(qp, wqe);
 		if (ret) {
 			kfree(wqe);
 			break;
@@ -443,22 +381,6 @@ static struct odp_rwqe *odp_rwqe_build(struct odp_qp *qp,
 	return wqe;
 }
 
-/* Receives may be posted in any state: a QP in error flushes them. */
-static int odp_qp_queue_recv(struct odp_qp *qp, struct odp_rwqe *wqe)
-{
-	int ret = 0;
-
-	spin_lock_bh(&qp->wq_lock);
-	if (qp->rq_count >= qp->max_recv_wr) {
-		ret = -ENOMEM;
-	} else {
-		list_add_tail(&wqe->node, &qp->rq);
-		qp->rq_count++;
-	}
-	spin_unlock_bh(&qp->wq_lock);
-	return ret;
-}
-
 /* As odp_post_send(), for receive WRs. */
 int odp_post_recv(struct odp_ctx *ctx, struct odp_abi_post *cmd)
 {
@@ -484,7 +406,7 @@ int odp_post_recv(struct odp_ctx *ctx, struct odp_abi_post *cmd)
 			ret = PTR_ERR(wqe);
 			break;
 		}
-		ret = odp_qp_queue_recv(qp, wqe);
+		ret = odp_rq_post(qp, wqe);
 		if (ret) {
 			kfree(wqe);
 			break;

@@ -28,9 +28,7 @@ static bool odp_wr_carries_data(u32 opcode)
 static void odp_requester_fail(struct odp_qp *qp, struct odp_swqe *wqe,
 			       u32 status)
 {
-	spin_lock_bh(&qp->wq_lock);
-	list_del(&wqe->node);
-	spin_unlock_bh(&qp->wq_lock);
+	odp_sq_remove(qp, wqe);
 	odp_qp_complete_send(qp, wqe, status);
 	odp_qp_set_error(qp);
 }
@@ -56,8 +54,8 @@ static int odp_requester_fill(struct odp_qp *qp, struct odp_swqe *wqe,
 
 	if (odp_wr_carries_data(wqe->opcode)) {
 		seg = min_t(u32, wqe->length - wqe->done, ODP_WIRE_MAX_PAYLOAD);
-		ret = odp_sge_copy(qp, wqe->sge, wqe->num_sge, wqe->done,
-				   odp_wire_payload(tx), seg, false);
+		ret = odp_sge_copy(qp->ctx, qp->pd, wqe->sge, wqe->num_sge,
+				   wqe->done, odp_wire_payload(tx), seg, false);
 		if (ret)
 			return ret;
 		hdr->length = cpu_to_be32(seg);
@@ -81,12 +79,7 @@ static int odp_requester_fill(struct odp_qp *qp, struct odp_swqe *wqe,
 static void odp_requester_local_error(struct odp_qp *qp, struct odp_swqe *wqe,
 				      u32 status)
 {
-	bool answered;
-
-	spin_lock_bh(&qp->wq_lock);
-	answered = list_empty(&qp->sq_sent);
-	spin_unlock_bh(&qp->wq_lock);
-	if (answered)
+	if (odp_sq_all_answered(qp))
 		odp_requester_fail(qp, wqe, status);
 }
 
@@ -102,7 +95,8 @@ static int odp_requester_check(struct odp_qp *qp, struct odp_swqe *wqe)
 
 	if (wqe->checked)
 		return 0;
-	ret = odp_sge_check(qp, wqe->sge, wqe->num_sge, wqe->length, write);
+	ret = odp_sge_check(qp->ctx, qp->pd, wqe->sge, wqe->num_sge,
+			    wqe->length, write);
 	wqe->checked = !ret;
 	return ret;
 }
@@ -115,9 +109,7 @@ bool odp_requester_step(struct odp_qp *qp)
 	bool last;
 	int ret;
 
-	spin_lock_bh(&qp->wq_lock);
-	wqe = list_first_entry_or_null(&qp->sq, struct odp_swqe, node);
-	spin_unlock_bh(&qp->wq_lock);
+	wqe = odp_sq_head(qp);
 	if (!wqe)
 		return false;
 	ret = odp_requester_check(qp, wqe);
@@ -145,9 +137,7 @@ bool odp_requester_step(struct odp_qp *qp)
 	}
 	if (last) {
 		/* Before posting: the response may come back at once. */
-		spin_lock_bh(&qp->wq_lock);
-		list_move_tail(&wqe->node, &qp->sq_sent);
-		spin_unlock_bh(&qp->wq_lock);
+		odp_sq_mark_sent(qp, wqe);
 	}
 	odp_credit_take(qp);
 	ret = odp_tx_post(qp, tx);
@@ -156,26 +146,6 @@ bool odp_requester_step(struct odp_qp *qp)
 		return false;
 	}
 	return true;
-}
-
-/*
- * The WR a response answers: the oldest one not answered yet.  That is the
- * head of sq_sent; if none is fully sent, an error answer may also be for
- * the WR being sent, whose first messages the peer rejected.
- */
-static struct odp_swqe *odp_answered_wr(struct odp_qp *qp, bool error)
-{
-	struct odp_swqe *wqe;
-
-	spin_lock_bh(&qp->wq_lock);
-	wqe = list_first_entry_or_null(&qp->sq_sent, struct odp_swqe, node);
-	if (!wqe && error) {
-		wqe = list_first_entry_or_null(&qp->sq, struct odp_swqe, node);
-		if (wqe && !wqe->done)
-			wqe = NULL;
-	}
-	spin_unlock_bh(&qp->wq_lock);
-	return wqe;
 }
 
 /* The statuses a responder answers with; anything else is a broken peer. */
@@ -188,9 +158,7 @@ static bool odp_remote_status_valid(u8 status)
 
 static void odp_requester_done(struct odp_qp *qp, struct odp_swqe *wqe)
 {
-	spin_lock_bh(&qp->wq_lock);
-	list_del(&wqe->node);
-	spin_unlock_bh(&qp->wq_lock);
+	odp_sq_remove(qp, wqe);
 	odp_qp_complete_send(qp, wqe, ODP_ABI_WC_SUCCESS);
 }
 
@@ -204,13 +172,13 @@ static int odp_requester_scatter(struct odp_qp *qp, struct odp_swqe *wqe,
 
 	if (hdr->op == ODP_WIRE_ATOMIC_RESP) {
 		old = be64_to_cpu(hdr->compare_add);
-		return odp_sge_copy(qp, wqe->sge, wqe->num_sge, 0, &old,
-				    sizeof(old), true);
+		return odp_sge_copy(qp->ctx, qp->pd, wqe->sge, wqe->num_sge, 0,
+				    &old, sizeof(old), true);
 	}
 	if (len > wqe->length - wqe->done)
 		return -EPROTO;
-	return odp_sge_copy(qp, wqe->sge, wqe->num_sge, wqe->done,
-			    odp_wire_payload(rx), len, true);
+	return odp_sge_copy(qp->ctx, qp->pd, wqe->sge, wqe->num_sge,
+			    wqe->done, odp_wire_payload(rx), len, true);
 }
 
 static bool odp_response_matches(u8 op, u32 opcode)
@@ -229,7 +197,7 @@ enum odp_rx_result odp_requester_response(struct odp_qp *qp,
 {
 	struct odp_wire_hdr *hdr = odp_wire_hdr(rx);
 	bool error = hdr->status != ODP_ABI_WC_SUCCESS;
-	struct odp_swqe *wqe = odp_answered_wr(qp, error);
+	struct odp_swqe *wqe = odp_sq_answered_wr(qp, error);
 	int ret;
 
 	if (!wqe) {

@@ -8,22 +8,10 @@
  */
 #include "odp_transport.h"
 
-static struct odp_rwqe *odp_rq_head(struct odp_qp *qp)
-{
-	struct odp_rwqe *wqe;
-
-	spin_lock_bh(&qp->wq_lock);
-	wqe = list_first_entry_or_null(&qp->rq, struct odp_rwqe, node);
-	spin_unlock_bh(&qp->wq_lock);
-	return wqe;
-}
-
 static void odp_rq_complete(struct odp_qp *qp, struct odp_rwqe *wqe,
 			    u32 status, u32 opcode, __be32 imm, bool with_imm)
 {
-	spin_lock_bh(&qp->wq_lock);
-	list_del(&wqe->node);
-	spin_unlock_bh(&qp->wq_lock);
+	odp_rq_remove(qp, wqe);
 	odp_qp_complete_recv(qp, wqe, status, opcode, (__force u32)imm,
 			     with_imm);
 }
@@ -208,7 +196,8 @@ static enum odp_rx_result odp_responder_send_first(struct odp_qp *qp,
 				ODP_ABI_WC_RECV, 0, false);
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_INV_REQ_ERR);
 	}
-	ret = odp_sge_check(qp, rwqe->sge, rwqe->num_sge, total, true);
+	ret = odp_sge_check(qp->ctx, qp->pd, rwqe->sge, rwqe->num_sge, total,
+			    true);
 	if (ret) {
 		odp_rq_complete(qp, rwqe, odp_sge_error_status(ret),
 				ODP_ABI_WC_RECV, 0, false);
@@ -238,8 +227,8 @@ static enum odp_rx_result odp_responder_send(struct odp_qp *qp,
 	if ((hdr->flags & ODP_WIRE_FIRST) &&
 	    odp_responder_send_first(qp, rwqe) != ODP_RX_DONE)
 		return ODP_RX_ERROR;
-	ret = odp_sge_copy(qp, rwqe->sge, rwqe->num_sge, rwqe->received,
-			   odp_wire_payload(rx), len, true);
+	ret = odp_sge_copy(qp->ctx, qp->pd, rwqe->sge, rwqe->num_sge,
+			   rwqe->received, odp_wire_payload(rx), len, true);
 	if (ret) {
 		odp_rq_complete(qp, rwqe, odp_sge_error_status(ret),
 				ODP_ABI_WC_RECV, 0, false);

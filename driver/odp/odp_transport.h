@@ -3,15 +3,17 @@
  * odp transport: CQs, QPs and connections over a kernel RC QP of an RDMA
  * device, and the messages the peer's odp executes on its ODP MRs.
  *
- * Lock order, outermost first:
- *   odp_ctx.lock -> odp_device.lock -> odp_qp.lock -> odp_qp.wq_lock ->
- *   odp_cq.lock
+ * Lock order, outermost first (Documentation/locking.md):
+ *   odp_ctx.lock -> odp_device.lock -> odp_qp.detach_lock -> odp_qp.lock ->
+ *   odp_qp.wq_lock -> odp_cq.lock
+ *   odp_cq.poll_lock -> odp_cq.lock
  * odp_qp.lock may be taken in rdma_cm event handlers: never call
  * rdma_destroy_id() (which waits for handlers) while holding it.
  */
 #ifndef ODP_TRANSPORT_H
 #define ODP_TRANSPORT_H
 
+#include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/kref.h>
 #include <linux/list.h>
@@ -39,6 +41,12 @@ struct odp_device {
 struct odp_cq {
 	struct odp_uobj		uobj;		/* usecnt: QPs on it */
 	u32			cqe;		/* capacity, constant */
+	/*
+	 * Serialises pollers, which copy entries out to user space before
+	 * they take them off the ring: held across copy_to_user(), so only
+	 * pollers of this CQ ever wait for it; never taken by producers.
+	 */
+	struct mutex		poll_lock;
 	/* Protects the ring. Taken from QP work; never sleeps. */
 	spinlock_t		lock;
 	struct odp_abi_wc	*ring;
@@ -159,8 +167,13 @@ struct odp_qp {
 	int			conn_status;	/* under wq_lock, then constant */
 
 	/*
-	 * Protects state and the queues below.  Taken in CQ callbacks
-	 * (softirq): _bh.
+	 * Protects state, the queues and counts below, the credit counts
+	 * req_sent and peer_consumed, conn_settled/conn_status, and clearing
+	 * dev.  Taken _bh (the kernel CQ's callbacks run in softirq), only by
+	 * the accessors in odp_queue.c: no other file takes it or touches
+	 * these fields (but for destroyed, read once without it by the work
+	 * item, and conn_status, read after the connected completion).  The
+	 * work item is queued under it (odp_qp_kick()).
 	 */
 	spinlock_t		wq_lock;
 	enum odp_qp_state	state;
@@ -179,11 +192,13 @@ struct odp_qp {
 	u32			rx_req_count;	/* on rx_req */
 	bool			disconnected;	/* peer left: error once rx is done */
 	bool			destroyed;	/* no more work, no more completions */
-	u32			tx_outstanding;	/* wire sends not completed */
-	wait_queue_head_t	tx_wq;		/* woken as wire sends complete */
+	/* Wire sends not completed (send slots), lock-free. */
+	atomic_t		tx_outstanding;
+	wait_queue_head_t	tx_wq;		/* woken when the last completes */
+	/* Only the work item touches read_resp_done to resp_wr. */
 	u32			read_resp_done;	/* of the READ at rx head */
 
-	/* Request credits (see odp_wire.c). */
+	/* Request credits (see odp_qp_work.c). */
 	u32			req_sent;	/* our request messages; wq_lock */
 	u32			peer_consumed;	/* of those, done by the peer; wq_lock */
 	u32			req_consumed;	/* peer's requests we are done with */
@@ -241,7 +256,7 @@ struct odp_wire_hdr {
 /*
  * Request messages a side may have sent that the peer has not consumed:
  * at most half of the peer's receive buffers hold requests, so responses
- * (never stalled) always find one (see odp_wire.c).
+ * (never stalled) always find one (see odp_qp_work.c).
  */
 #define ODP_WIRE_REQ_CREDITS	(ODP_WIRE_RX_DEPTH / 2)
 
@@ -270,8 +285,6 @@ struct odp_qp *odp_qp_get(struct odp_ctx *ctx, u32 handle);
 void odp_qp_put(struct odp_qp *qp);
 int odp_post_send(struct odp_ctx *ctx, struct odp_abi_post *cmd);
 int odp_post_recv(struct odp_ctx *ctx, struct odp_abi_post *cmd);
-void odp_qp_set_error(struct odp_qp *qp);
-void odp_qp_kick(struct odp_qp *qp);
 void odp_qps_detach_device(struct odp_device *dev);
 void odp_qp_complete_send(struct odp_qp *qp, struct odp_swqe *wqe, u32 status);
 void odp_qp_complete_recv(struct odp_qp *qp, struct odp_rwqe *wqe, u32 status,
@@ -284,23 +297,53 @@ int odp_connect(struct odp_ctx *ctx, struct odp_abi_connect *cmd);
 void odp_listeners_detach_device(struct odp_device *dev);
 void odp_qp_detach(struct odp_qp *qp);
 
+/* odp_queue.c: the only code that takes odp_qp.wq_lock */
+void odp_qp_queues_init(struct odp_qp *qp);
+void odp_qp_queues_free(struct odp_qp *qp);
+enum odp_qp_state odp_qp_state(struct odp_qp *qp);
+void odp_qp_kick(struct odp_qp *qp);
+void odp_qp_mark_destroyed(struct odp_qp *qp);
+void odp_qp_set_error(struct odp_qp *qp);
+int odp_qp_start_connecting(struct odp_qp *qp, struct odp_device *dev);
+void odp_qp_established(struct odp_qp *qp);
+void odp_qp_set_disconnected(struct odp_qp *qp);
+bool odp_qp_peer_gone(struct odp_qp *qp);
+void odp_qp_conn_done(struct odp_qp *qp, int status);
+void odp_qp_clear_dev(struct odp_qp *qp);
+int odp_sq_post(struct odp_qp *qp, struct odp_swqe *wqe);
+struct odp_swqe *odp_sq_head(struct odp_qp *qp);
+void odp_sq_mark_sent(struct odp_qp *qp, struct odp_swqe *wqe);
+bool odp_sq_all_answered(struct odp_qp *qp);
+struct odp_swqe *odp_sq_answered_wr(struct odp_qp *qp, bool error);
+void odp_sq_remove(struct odp_qp *qp, struct odp_swqe *wqe);
+struct odp_swqe *odp_sq_pop(struct odp_qp *qp);
+void odp_sq_slot_free(struct odp_qp *qp);
+int odp_rq_post(struct odp_qp *qp, struct odp_rwqe *wqe);
+struct odp_rwqe *odp_rq_head(struct odp_qp *qp);
+void odp_rq_remove(struct odp_qp *qp, struct odp_rwqe *wqe);
+struct odp_rwqe *odp_rq_pop(struct odp_qp *qp);
+void odp_rq_slot_free(struct odp_qp *qp);
+bool odp_rx_enqueue(struct odp_qp *qp, struct odp_wire_buf *rx);
+struct odp_wire_buf *odp_rx_req_head(struct odp_qp *qp);
+struct odp_wire_buf *odp_rx_resp_head(struct odp_qp *qp);
+void odp_rx_dequeue(struct odp_qp *qp, struct odp_wire_buf *rx, bool request);
+void odp_rx_forget(struct odp_qp *qp);
+bool odp_credits_left(struct odp_qp *qp);
+void odp_credit_take(struct odp_qp *qp);
+
 /* odp_wire.c */
 int odp_wire_setup(struct odp_qp *qp);
 void odp_wire_teardown(struct odp_qp *qp);
-void odp_qp_work(struct work_struct *work);
 bool odp_tx_reserve(struct odp_qp *qp);
 void odp_tx_unreserve(struct odp_qp *qp);
 void odp_tx_linger(struct odp_qp *qp);
 struct odp_wire_buf *odp_tx_alloc(struct odp_qp *qp);
 void odp_tx_free(struct odp_wire_buf *tx);
 int odp_tx_post(struct odp_qp *qp, struct odp_wire_buf *tx);
-int odp_sge_check(struct odp_qp *qp, const struct odp_abi_sge *sge,
-		  u32 num_sge, u32 len, bool write);
-int odp_sge_copy(struct odp_qp *qp, const struct odp_abi_sge *sge,
-		 u32 num_sge, u32 offset, void *buf, u32 len, bool write);
-bool odp_credits_left(struct odp_qp *qp);
-void odp_credit_take(struct odp_qp *qp);
-u32 odp_sge_error_status(int err);
+int odp_rx_post(struct odp_qp *qp, struct odp_wire_buf *rx);
+
+/* odp_qp_work.c */
+void odp_qp_work(struct work_struct *work);
 
 static inline struct odp_wire_hdr *odp_wire_hdr(struct odp_wire_buf *buf)
 {
@@ -310,6 +353,13 @@ static inline struct odp_wire_hdr *odp_wire_hdr(struct odp_wire_buf *buf)
 static inline void *odp_wire_payload(struct odp_wire_buf *buf)
 {
 	return buf->data + sizeof(struct odp_wire_hdr);
+}
+
+/* Responses never wait for a receive WR; requests are handled in order. */
+static inline bool odp_wire_op_is_response(u8 op)
+{
+	return op == ODP_WIRE_ACK || op == ODP_WIRE_READ_RESP ||
+	       op == ODP_WIRE_ATOMIC_RESP || op == ODP_WIRE_CREDIT;
 }
 
 /* What handling a received message came to. */

@@ -167,6 +167,13 @@ struct odp_mr *odp_mr_lookup(struct odp_ctx *ctx, u32 key, struct odp_pd *pd,
 			     u32 access, u64 iova, u64 length, int *err);
 void odp_mr_put(struct odp_mr *mr);
 bool odp_mr_contains(struct odp_mr *mr, u64 iova, u64 length);
+int odp_sge_check(struct odp_ctx *ctx, struct odp_pd *pd,
+		  const struct odp_abi_sge *sge, u32 num_sge, u32 len,
+		  bool write);
+int odp_sge_copy(struct odp_ctx *ctx, struct odp_pd *pd,
+		 const struct odp_abi_sge *sge, u32 num_sge, u32 offset,
+		 void *buf, u32 len, bool write);
+u32 odp_sge_error_status(int err);
 
 /* odp_prefetch.c */
 int odp_advise(struct odp_ctx *ctx, struct odp_abi_advise_mr *cmd);

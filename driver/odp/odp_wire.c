@@ -1,23 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * odp: the wire under a QP.  DMA-mapped message buffers on a kernel RC QP,
- * and the QP's work item that moves the user's work requests: requests go
- * out through odp_requester.c, incoming requests are executed by
- * odp_responder.c, and responses complete the requests they answer.
- *
- * The work item is the only code that takes entries off the QP's queues or
- * touches the payload of received messages, so per QP everything happens
- * in order without further locking.  It runs in process context because
- * executing a message may fault pages in.
+ * odp: the wire under a QP.  The kernel RC QP and CQ on the QP's rdma_cm
+ * id, its DMA-mapped message buffers, the send slots, and posting: a filled
+ * message goes out with odp_tx_post(), received ones are queued for the
+ * QP's work item (odp_qp_work.c), which gives each buffer back with
+ * odp_rx_post() once handled.
  */
 #include <linux/dma-mapping.h>
-#include <linux/memcontrol.h>
-#include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/wait.h>
 
 #include "odp_transport.h"
-
-static void odp_qp_flush(struct odp_qp *qp);
 
 static struct ib_device *odp_qp_ibdev(struct odp_qp *qp)
 {
@@ -27,32 +20,23 @@ static struct ib_device *odp_qp_ibdev(struct odp_qp *qp)
 /* Send slots: at most ODP_WIRE_TX_DEPTH messages on the kernel QP. */
 bool odp_tx_reserve(struct odp_qp *qp)
 {
-	bool ok;
-
-	spin_lock_bh(&qp->wq_lock);
-	ok = qp->tx_outstanding < ODP_WIRE_TX_DEPTH;
-	if (ok)
-		qp->tx_outstanding++;
-	spin_unlock_bh(&qp->wq_lock);
-	return ok;
+	return atomic_add_unless(&qp->tx_outstanding, 1, ODP_WIRE_TX_DEPTH);
 }
 
+/*
+ * A slot comes back (send completion, softirq, or a message not posted).
+ * Only odp_tx_linger() waits, and only for the last slot: no wake-up
+ * otherwise, and none when nobody sleeps.  The fully ordered
+ * atomic_dec_return() and the barrier in wq_has_sleeper() pair with the
+ * one set_current_state() makes in the waiter's prepare_to_wait_event(),
+ * between queueing itself and reading the count: either the waiter reads 0
+ * or we see it queued and wake it.
+ */
 void odp_tx_unreserve(struct odp_qp *qp)
 {
-	spin_lock_bh(&qp->wq_lock);
-	qp->tx_outstanding--;
-	spin_unlock_bh(&qp->wq_lock);
-	wake_up_all(&qp->tx_wq);
-}
-
-static bool odp_tx_idle(struct odp_qp *qp)
-{
-	bool idle;
-
-	spin_lock_bh(&qp->wq_lock);
-	idle = !qp->tx_outstanding;
-	spin_unlock_bh(&qp->wq_lock);
-	return idle;
+	if (!atomic_dec_return(&qp->tx_outstanding) &&
+	    wq_has_sleeper(&qp->tx_wq))
+		wake_up_all(&qp->tx_wq);
 }
 
 /*
@@ -64,7 +48,8 @@ static bool odp_tx_idle(struct odp_qp *qp)
 
 void odp_tx_linger(struct odp_qp *qp)
 {
-	wait_event_timeout(qp->tx_wq, odp_tx_idle(qp), ODP_TX_LINGER);
+	wait_event_timeout(qp->tx_wq, !atomic_read(&qp->tx_outstanding),
+			   ODP_TX_LINGER);
 }
 
 /* A message buffer for a reserved send slot. */
@@ -148,7 +133,8 @@ err:
 
 static void odp_rx_done(struct ib_cq *cq, struct ib_wc *wc);
 
-static int odp_rx_post(struct odp_qp *qp, struct odp_wire_buf *rx)
+/* Give a receive buffer to the kernel QP. */
+int odp_rx_post(struct odp_qp *qp, struct odp_wire_buf *rx)
 {
 	struct ib_sge sge = {
 		.addr	= rx->dma,
@@ -167,43 +153,11 @@ static int odp_rx_post(struct odp_qp *qp, struct odp_wire_buf *rx)
 	return ib_post_recv(qp->cm_id->qp, &wr, NULL);
 }
 
-static bool odp_wire_op_is_response(u8 op)
-{
-	return op == ODP_WIRE_ACK || op == ODP_WIRE_READ_RESP ||
-	       op == ODP_WIRE_ATOMIC_RESP || op == ODP_WIRE_CREDIT;
-}
-
-/* A request of the peer (anything too short to tell is checked later). */
-static bool odp_rx_is_request(struct odp_wire_buf *rx)
-{
-	return rx->len >= sizeof(struct odp_wire_hdr) &&
-	       !odp_wire_op_is_response(odp_wire_hdr(rx)->op);
-}
-
-/*
- * Take the peer's count of our requests it is done with, in arrival order
- * (later processing is not: responses overtake stalled requests).  It can
- * only grow, and not past what we sent.  Caller holds wq_lock.
- */
-static bool odp_rx_take_credits(struct odp_qp *qp, struct odp_wire_buf *rx)
-{
-	u32 consumed;
-
-	if (rx->len < sizeof(struct odp_wire_hdr))
-		return true;	/* odp_rx_check() fails it */
-	consumed = be32_to_cpu(odp_wire_hdr(rx)->consumed);
-	if (consumed - qp->peer_consumed > qp->req_sent - qp->peer_consumed)
-		return false;
-	qp->peer_consumed = consumed;
-	return true;
-}
-
 static void odp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct odp_wire_buf *rx = container_of(wc->wr_cqe, struct odp_wire_buf,
 					       cqe);
 	struct odp_qp *qp = rx->qp;
-	bool broken = false;
 
 	if (wc->status != IB_WC_SUCCESS) {
 		if (wc->status != IB_WC_WR_FLUSH_ERR)
@@ -213,22 +167,8 @@ static void odp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	ib_dma_sync_single_for_cpu(cq->device, rx->dma, ODP_WIRE_BUF_SIZE,
 				   DMA_FROM_DEVICE);
 	rx->len = wc->byte_len;
-	/* The peer may send as soon as it is connected, before we know. */
-	spin_lock_bh(&qp->wq_lock);
-	if (qp->state == ODP_QPS_RTS || qp->state == ODP_QPS_CONNECTING) {
-		broken = !odp_rx_take_credits(qp, rx);
-		if (odp_rx_is_request(rx)) {
-			list_add_tail(&rx->node, &qp->rx_req);
-			/* The peer sent more requests than credits allow. */
-			if (++qp->rx_req_count > ODP_WIRE_REQ_CREDITS + 1)
-				broken = true;
-		} else {
-			list_add_tail(&rx->node, &qp->rx_resp);
-		}
-	}
-	spin_unlock_bh(&qp->wq_lock);
 	/* A broken or hostile peer. */
-	if (broken)
+	if (!odp_rx_enqueue(qp, rx))
 		odp_qp_set_error(qp);
 	else
 		odp_qp_kick(qp);
@@ -337,297 +277,11 @@ void odp_wire_teardown(struct odp_qp *qp)
 {
 	struct ib_device *ibdev = qp->dev ? odp_qp_ibdev(qp) : NULL;
 
-	spin_lock_bh(&qp->wq_lock);
-	INIT_LIST_HEAD(&qp->rx_req);
-	INIT_LIST_HEAD(&qp->rx_resp);
-	qp->rx_req_count = 0;
-	spin_unlock_bh(&qp->wq_lock);
-
+	odp_rx_forget(qp);
 	if (qp->ib_cq) {
 		ib_free_cq(qp->ib_cq);
 		qp->ib_cq = NULL;
 	}
 	if (ibdev)
 		odp_rx_bufs_free(qp, ibdev);
-}
-
-static enum odp_qp_state odp_qp_state(struct odp_qp *qp)
-{
-	enum odp_qp_state state;
-
-	spin_lock_bh(&qp->wq_lock);
-	state = qp->state;
-	spin_unlock_bh(&qp->wq_lock);
-	return state;
-}
-
-static struct odp_wire_buf *odp_rx_peek(struct odp_qp *qp,
-					struct list_head *list)
-{
-	struct odp_wire_buf *rx;
-
-	spin_lock_bh(&qp->wq_lock);
-	rx = list_first_entry_or_null(list, struct odp_wire_buf, node);
-	spin_unlock_bh(&qp->wq_lock);
-	return rx;
-}
-
-/* Done with @rx: give the buffer back to the kernel QP. */
-static void odp_rx_recycle(struct odp_qp *qp, struct odp_wire_buf *rx,
-			   bool request)
-{
-	spin_lock_bh(&qp->wq_lock);
-	list_del(&rx->node);
-	if (request)
-		qp->rx_req_count--;
-	spin_unlock_bh(&qp->wq_lock);
-	if (odp_rx_post(qp, rx))
-		odp_qp_set_error(qp);
-}
-
-/* The header fields every message must get right. */
-static bool odp_rx_check(struct odp_wire_buf *rx)
-{
-	struct odp_wire_hdr *hdr = odp_wire_hdr(rx);
-
-	return rx->len >= sizeof(*hdr) && !hdr->reserved &&
-	       be32_to_cpu(hdr->length) <= rx->len - sizeof(*hdr);
-}
-
-static enum odp_rx_result odp_rx_one(struct odp_qp *qp,
-				     struct odp_wire_buf *rx)
-{
-	u8 op = odp_wire_hdr(rx)->op;
-
-	if (!odp_rx_check(rx)) {
-		/* Not ours, or broken: nothing sane to answer. */
-		odp_qp_set_error(qp);
-		return ODP_RX_ERROR;
-	}
-	if (op == ODP_WIRE_CREDIT)
-		return ODP_RX_DONE;
-	if (odp_wire_op_is_response(op))
-		return odp_requester_response(qp, rx);
-	return odp_responder_request(qp, rx);
-}
-
-/*
- * Handle received messages until stalled or out of them: first the
- * responses to our requests, which never wait, then the peer's requests in
- * order (a SEND may wait for a receive WR, and what came after it waits
- * behind it, as on an RC QP; our own requests do not).
- */
-static bool odp_qp_process_rx(struct odp_qp *qp)
-{
-	struct odp_wire_buf *rx;
-	bool progress = false;
-
-	while (odp_qp_state(qp) == ODP_QPS_RTS &&
-	       (rx = odp_rx_peek(qp, &qp->rx_resp))) {
-		if (odp_rx_one(qp, rx) != ODP_RX_DONE)
-			return progress;
-		odp_rx_recycle(qp, rx, false);
-		progress = true;
-	}
-	while (odp_qp_state(qp) == ODP_QPS_RTS &&
-	       (rx = odp_rx_peek(qp, &qp->rx_req))) {
-		u32 consumed = qp->req_consumed;
-
-		if (odp_rx_one(qp, rx) != ODP_RX_DONE)
-			break;
-		/* Answered requests were counted before the answer went out. */
-		if (qp->req_consumed == consumed)
-			qp->req_consumed++;
-		odp_rx_recycle(qp, rx, true);
-		progress = true;
-	}
-	return progress;
-}
-
-/*
- * Credits: a side sends a request message only while fewer than
- * ODP_WIRE_REQ_CREDITS of its request messages are not yet consumed by the
- * peer, which says how many it consumed in every message it sends.  When
- * nothing else went out to say it, a CREDIT message does, so that a
- * requester waiting for credits is never forgotten.
- */
-static void odp_qp_return_credits(struct odp_qp *qp)
-{
-	struct odp_wire_buf *tx;
-
-	if (qp->req_consumed == qp->req_advertised ||
-	    odp_qp_state(qp) != ODP_QPS_RTS || !odp_tx_reserve(qp))
-		return;
-	tx = odp_tx_alloc(qp);
-	if (!tx) {
-		odp_tx_unreserve(qp);
-		odp_qp_set_error(qp);
-		return;
-	}
-	odp_wire_hdr(tx)->op = ODP_WIRE_CREDIT;
-	if (odp_tx_post(qp, tx))
-		odp_qp_set_error(qp);
-}
-
-bool odp_credits_left(struct odp_qp *qp)
-{
-	bool left;
-
-	spin_lock_bh(&qp->wq_lock);
-	left = qp->req_sent - qp->peer_consumed < ODP_WIRE_REQ_CREDITS;
-	spin_unlock_bh(&qp->wq_lock);
-	return left;
-}
-
-/* A request message is about to go out: before, as its answer may race. */
-void odp_credit_take(struct odp_qp *qp)
-{
-	spin_lock_bh(&qp->wq_lock);
-	qp->req_sent++;
-	spin_unlock_bh(&qp->wq_lock);
-}
-
-/*
- * The peer disconnected: what it sent before (the answer to our last
- * request, typically) is handled first, then the QP goes to error.
- */
-static void odp_qp_check_disconnected(struct odp_qp *qp)
-{
-	bool gone;
-
-	spin_lock_bh(&qp->wq_lock);
-	gone = qp->disconnected && qp->state == ODP_QPS_RTS;
-	spin_unlock_bh(&qp->wq_lock);
-	if (gone)
-		odp_qp_set_error(qp);
-}
-
-void odp_qp_work(struct work_struct *work)
-{
-	struct odp_qp *qp = container_of(work, struct odp_qp, work);
-	struct mem_cgroup *old_memcg;
-	bool progress;
-
-	if (READ_ONCE(qp->destroyed))
-		return;
-	/* Wire buffers and translations are the QP owner's memory. */
-	old_memcg = set_active_memcg(qp->ctx->memcg);
-	do {
-		progress = odp_qp_process_rx(qp);
-		while (odp_qp_state(qp) == ODP_QPS_RTS &&
-		       odp_requester_step(qp))
-			progress = true;
-	} while (progress);
-	odp_qp_return_credits(qp);
-
-	odp_qp_check_disconnected(qp);
-	if (odp_qp_state(qp) == ODP_QPS_ERROR)
-		odp_qp_flush(qp);
-	set_active_memcg(old_memcg);
-}
-
-/* Complete every WR left with WR_FLUSH_ERR, in order. */
-static void odp_qp_flush(struct odp_qp *qp)
-{
-	struct odp_swqe *swqe;
-	struct odp_rwqe *rwqe;
-
-	for (;;) {
-		spin_lock_bh(&qp->wq_lock);
-		swqe = list_first_entry_or_null(&qp->sq_sent, struct odp_swqe,
-						node);
-		if (!swqe)
-			swqe = list_first_entry_or_null(&qp->sq,
-							struct odp_swqe, node);
-		if (swqe)
-			list_del(&swqe->node);
-		spin_unlock_bh(&qp->wq_lock);
-		if (!swqe)
-			break;
-		odp_qp_complete_send(qp, swqe, ODP_ABI_WC_WR_FLUSH_ERR);
-	}
-	for (;;) {
-		spin_lock_bh(&qp->wq_lock);
-		rwqe = list_first_entry_or_null(&qp->rq, struct odp_rwqe, node);
-		if (rwqe)
-			list_del(&rwqe->node);
-		spin_unlock_bh(&qp->wq_lock);
-		if (!rwqe)
-			break;
-		odp_qp_complete_recv(qp, rwqe, ODP_ABI_WC_WR_FLUSH_ERR,
-				     ODP_ABI_WC_RECV, 0, false);
-	}
-}
-
-/*
- * Check the first @len bytes of an SGE list as a whole before any byte
- * moves: every SGE that holds some of them names an MR of the QP's PD that
- * contains that part and grants local write if @write.
- * Return: 0, -EINVAL (bad lkey, PD or bounds) or -EACCES.
- */
-int odp_sge_check(struct odp_qp *qp, const struct odp_abi_sge *sge,
-		  u32 num_sge, u32 len, bool write)
-{
-	u32 access = write ? ODP_ABI_ACCESS_LOCAL_WRITE : 0;
-	u32 i;
-
-	for (i = 0; i < num_sge && len; i++) {
-		u32 n = min(len, sge[i].length);
-		struct odp_mr *mr;
-		int ret;
-
-		if (!n)
-			continue;
-		mr = odp_mr_lookup(qp->ctx, sge[i].lkey, qp->pd, access,
-				   sge[i].addr, n, &ret);
-		if (!mr)
-			return ret;
-		odp_mr_put(mr);
-		len -= n;
-	}
-	return len ? -EINVAL : 0;
-}
-
-/*
- * Copy @len bytes between @buf and the SGE list from byte @offset on,
- * through each SGE's MR (on the QP's PD), faulting as needed.
- * Return: 0, -EINVAL (bad lkey or bounds), -EACCES, or a fault error.
- */
-int odp_sge_copy(struct odp_qp *qp, const struct odp_abi_sge *sge,
-		 u32 num_sge, u32 offset, void *buf, u32 len, bool write)
-{
-	u32 access = write ? ODP_ABI_ACCESS_LOCAL_WRITE : 0;
-	u32 i;
-
-	for (i = 0; i < num_sge && len; i++) {
-		struct odp_mr *mr;
-		u32 n;
-		int ret;
-
-		if (offset >= sge[i].length) {
-			offset -= sge[i].length;
-			continue;
-		}
-		n = min(len, sge[i].length - offset);
-		mr = odp_mr_lookup(qp->ctx, sge[i].lkey, qp->pd, access,
-				   sge[i].addr + offset, n, &ret);
-		if (!mr)
-			return ret;
-		ret = odp_umem_copy(mr->umem, sge[i].addr + offset, buf, n,
-				    write);
-		odp_mr_put(mr);
-		if (ret)
-			return ret;
-		buf += n;
-		len -= n;
-		offset = 0;
-	}
-	return len ? -EINVAL : 0;
-}
-
-/* The completion status of a local SGE that odp_sge_copy() failed on. */
-u32 odp_sge_error_status(int err)
-{
-	return err == -EINVAL || err == -EACCES ? ODP_ABI_WC_LOC_PROT_ERR :
-						  ODP_ABI_WC_LOC_ACCESS_ERR;
 }
