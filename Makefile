@@ -6,6 +6,9 @@
 #   make lint     W=1 -Werror build, sparse, checkpatch --strict
 #   make bench    install deps, build, run benchmarks/run.py in one VM (~10 min),
 #                 then write Documentation/benchmarks.{md,png,json} (benchmarks/report.py)
+#   make debug-kernel      build the debug kernel (KASAN, lockdep, kmemleak, ...)
+#                          from Debian's linux-source-6.12 into the cache
+#   make check KERNEL=debug   the suite on it (odp.ko built into build/debug/driver/)
 #
 # The Debian 6.12 kernel (image, headers, modules) is unpacked into
 # $(ODP_CACHE)/kernel/<version>/ by tests/vm/fetch-kernel.sh; nothing is
@@ -15,9 +18,27 @@ SHELL		:= /bin/bash
 PYTHON		:= /usr/bin/python3
 export ODP_CACHE ?= $(HOME)/.cache/odp
 
-# Evaluated when a recipe runs, i.e. after `kernel` has written .../current.
+# KERNEL=debug: build against and run on the debug kernel of `make
+# debug-kernel` (tests/vm/debug-kernel.sh) instead of Debian's.
+KERNEL		?=
+# Evaluated when a recipe runs, i.e. after `kernel` has written .../current
+# (or .../debug).
+ifeq ($(KERNEL),debug)
+KVER		 = $(shell cat $(ODP_CACHE)/kernel/debug 2>/dev/null)
+KDIR		 = $(ODP_CACHE)/kernel/$(KVER)/lib/modules/$(KVER)/build
+# odp.ko of the debug kernel is built apart from driver/ (Debian's): in a
+# mirror of driver/ made of links to its sources.
+MODDIR		:= build/debug/driver
+# The runner (also when the two-host tests start it) boots the debug kernel
+# and takes build/debug/driver/odp.ko.
+export ODP_VM_KERNEL := debug
+else ifeq ($(KERNEL),)
 KVER		 = $(shell cat $(ODP_CACHE)/kernel/current 2>/dev/null)
 KDIR		 = $(ODP_CACHE)/kernel/$(KVER)/usr/src/linux-headers-$(KVER)
+MODDIR		:= driver
+else
+$(error KERNEL=$(KERNEL): the choices are KERNEL=debug or none (Debian's kernel))
+endif
 
 VM		:= $(PYTHON) tests/vm/run
 # Limit on the command inside the VM, seconds (the VM gets 180 s more).
@@ -28,19 +49,34 @@ RUN_ID		:= $(shell date +%Y%m%d-%H%M%S)
 CHECK_OUT	:= $(CURDIR)/build/vm-out/check-$(RUN_ID)
 DEMO_OUT	:= $(CURDIR)/build/vm-out/demo-$(RUN_ID)
 
-.PHONY: all deps kernel module lib progs examples check demo vm lint clean
+.PHONY: all deps kernel debug-kernel module lib progs examples check demo vm lint clean
 
 all: module lib progs examples
 
 deps:
 	bash scripts/install-deps.sh
 
+ifeq ($(KERNEL),debug)
+kernel: debug-kernel
+else
 kernel:
 	@bash tests/vm/fetch-kernel.sh >/dev/null
+endif
+
+# The debug kernel: source, build and install live in $(ODP_CACHE); a build
+# takes about half an hour on 2 cores, a repeated `make debug-kernel` nothing.
+debug-kernel:
+	@bash tests/vm/debug-kernel.sh >/dev/null
 
 module: kernel
 	@test -f driver/Kbuild || { echo "make: driver/Kbuild does not exist yet"; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/driver modules
+ifeq ($(KERNEL),debug)
+	@mkdir -p $(MODDIR) && ln -sfn ../../include build/debug/include
+	@find $(MODDIR) -maxdepth 1 -type l ! -exec test -e {} \; -delete
+	@cd $(MODDIR) && for f in ../../../driver/Kbuild ../../../driver/*.[ch]; do \
+		[ -L "$${f##*/}" ] || ln -s "$$f" .; done
+endif
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODDIR) modules
 
 # libodp, the test programs and the examples have their own Makefiles; a
 # missing one is reported and skipped (the parts are written in parallel).
@@ -105,7 +141,7 @@ lint: kernel
 
 clean:
 	@if [ -n "$(KVER)" ] && [ -d "$(KDIR)" ]; then \
-		$(MAKE) -C $(KDIR) M=$(CURDIR)/driver clean; fi
+		$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODDIR) clean; fi
 	rm -f driver/*.o driver/.*.o driver/*.ko driver/.*.cmd driver/*.mod driver/*.mod.c \
 		driver/Module.symvers driver/modules.order
 	-@[ ! -f libodp/Makefile ] || $(MAKE) -C libodp clean
