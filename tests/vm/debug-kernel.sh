@@ -154,10 +154,12 @@ fi
 t1=$(date +%s)
 got=$(cat "$build/include/config/kernel.release")
 [ "$got" = "$release" ] || die "the kernel calls itself $got, expected $release"
-cpu=$(times | tail -n 1)	# user and system time of the children (the compilers)
+times >"$top/.times"		# not in a subshell: its children would be none
+cpu=$(tail -n 1 "$top/.times")	# user and system time of the children (the compilers)
 log "built in $(( (t1 - t0) / 60 )) min $(( (t1 - t0) % 60 )) s wall (compilers' user, system time: $cpu)"
 
 stage=$(mktemp -d "$CACHE/kernel/.debug-$release.XXXXXX")
+chmod 0755 "$stage"
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/boot"
 kmake -s INSTALL_MOD_PATH="$stage" modules_install >&2
