@@ -32,10 +32,15 @@ MODDIR		:= build/debug/driver
 # The runner (also when the two-host tests start it) boots the debug kernel
 # and takes build/debug/driver/odp.ko.
 export ODP_VM_KERNEL := debug
+# KASAN and lockdep make everything several times slower: the harness's time
+# limits (tests/conftest.py) are multiplied by this in the VM.
+ODP_TIMEOUT_SCALE ?= 4
+VM_ENV		:= --env ODP_TIMEOUT_SCALE $(ODP_TIMEOUT_SCALE)
 else ifeq ($(KERNEL),)
 KVER		 = $(shell cat $(ODP_CACHE)/kernel/current 2>/dev/null)
 KDIR		 = $(ODP_CACHE)/kernel/$(KVER)/usr/src/linux-headers-$(KVER)
 MODDIR		:= driver
+VM_ENV		:=
 else
 $(error KERNEL=$(KERNEL): the choices are KERNEL=debug or none (Debian's kernel))
 endif
@@ -103,7 +108,7 @@ check:
 	@if [ -d tests/host ]; then \
 		$(PYTHON) -m pytest -v -rs --confcutdir=tests/host -p no:cacheprovider \
 			--junitxml=$(CHECK_OUT)-host.xml tests/host; fi
-	$(VM) --timeout $(VM_TIMEOUT) --out $(CHECK_OUT) --env PYTEST_ADDOPTS "$$T" -- \
+	$(VM) --timeout $(VM_TIMEOUT) --out $(CHECK_OUT) --env PYTEST_ADDOPTS "$$T" $(VM_ENV) -- \
 		$(PYTHON) -m pytest -v -rs -p no:cacheprovider --ignore=tests/host \
 			--junitxml=$(CHECK_OUT)/junit.xml tests/
 
