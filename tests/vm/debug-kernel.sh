@@ -176,4 +176,13 @@ rm -rf "$kroot" && mv "$stage" "$kroot"
 trap - EXIT
 echo "$release" >"$CACHE/kernel/debug.tmp" && mv "$CACHE/kernel/debug.tmp" "$CACHE/kernel/debug"
 log "installed $release in $kroot ($(du -sh "$kroot/lib/modules/$release" | cut -f1) of modules)"
+# Debug kernels of other Debian versions (the VM has moved on): 2.5 GB each.
+for d in "$CACHE"/debug-kernel/*/ "$CACHE"/kernel/*/; do
+	d=${d%/}
+	case "$d" in "$top"|"$kroot") continue ;; esac
+	if [ -f "$d/.extracted" ] || [ -f "$d/.debug-key" ]; then
+		log "removing $d (an older debug kernel)"
+		rm -rf "$d"
+	fi
+done
 done_
