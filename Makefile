@@ -4,11 +4,16 @@
 #   make check    install deps, fetch the kernel, build, run the test suite in a VM
 #                 (extra pytest arguments: make check T="-k mr -x")
 #   make lint     W=1 -Werror build, sparse, checkpatch --strict
+#   make fuzz     install deps, build, run both fuzzers (tests/fuzz) in one VM,
+#                 FUZZ_TIME seconds each (default 300), FUZZ_SEED to replay a run
 #   make bench    install deps, build, run benchmarks/run.py in one VM (~10 min),
 #                 then write Documentation/benchmarks.{md,png,json} (benchmarks/report.py)
+#   make stress   install deps, build, run tests/stress/odp_stress for STRESS_TIME
+#                 seconds (default 300) in a VM: traffic under mutation and kill -9
 #   make debug-kernel      build the debug kernel (KASAN, lockdep, kmemleak, ...)
 #                          from Debian's linux-source-6.12 into the cache
-#   make check KERNEL=debug   the suite on it (odp.ko built into build/debug/driver/)
+#   make check KERNEL=debug   the suite on it (our modules built into build/debug/);
+#                 KERNEL=debug works for module, rxe, check, demo, vm, fuzz, stress
 #
 # The Debian 6.12 kernel (image, headers, modules) is unpacked into
 # $(ODP_CACHE)/kernel/<version>/ by tests/vm/fetch-kernel.sh; nothing is
@@ -26,11 +31,14 @@ KERNEL		?=
 ifeq ($(KERNEL),debug)
 KVER		 = $(shell cat $(ODP_CACHE)/kernel/debug 2>/dev/null)
 KDIR		 = $(ODP_CACHE)/kernel/$(KVER)/lib/modules/$(KVER)/build
-# odp.ko of the debug kernel is built apart from driver/ (Debian's): in a
-# mirror of driver/ made of links to its sources.
+# The debug kernel's modules are built apart from Debian's: odp_core.ko and
+# odp.ko in a mirror of driver/ made of links to its sources, our rxe in
+# build/debug/rxe/ (from the rxe source of the debug kernel's own tree).
 MODDIR		:= build/debug/driver
+RXE_ARGS	:= RXE_BUILD=$(CURDIR)/build/debug/rxe RXE_STAGE=$(CURDIR)/build/debug/rxe-src \
+		   RXE_EXTRA_SYMBOLS=$(CURDIR)/$(MODDIR)/Module.symvers
 # The runner (also when the two-host tests start it) boots the debug kernel
-# and takes build/debug/driver/odp.ko.
+# and takes the modules in build/debug/.
 export ODP_VM_KERNEL := debug
 # KASAN and lockdep make everything several times slower: the harness's time
 # limits (tests/conftest.py) are multiplied by this in the VM.
@@ -40,6 +48,7 @@ else ifeq ($(KERNEL),)
 KVER		 = $(shell cat $(ODP_CACHE)/kernel/current 2>/dev/null)
 KDIR		 = $(ODP_CACHE)/kernel/$(KVER)/usr/src/linux-headers-$(KVER)
 MODDIR		:= driver
+RXE_ARGS	:=
 VM_ENV		:=
 else
 $(error KERNEL=$(KERNEL): the choices are KERNEL=debug or none (Debian's kernel))
@@ -54,9 +63,9 @@ RUN_ID		:= $(shell date +%Y%m%d-%H%M%S)
 CHECK_OUT	:= $(CURDIR)/build/vm-out/check-$(RUN_ID)
 DEMO_OUT	:= $(CURDIR)/build/vm-out/demo-$(RUN_ID)
 
-.PHONY: all deps kernel debug-kernel module lib progs examples check demo vm lint clean
+.PHONY: all deps kernel debug-kernel module rxe lib progs examples check demo vm lint clean fuzz
 
-all: module lib progs examples
+all: module rxe lib progs examples
 
 deps:
 	bash scripts/install-deps.sh
@@ -68,20 +77,42 @@ kernel:
 	@bash tests/vm/fetch-kernel.sh >/dev/null
 endif
 
-# The debug kernel: source, build and install live in $(ODP_CACHE); a build
-# takes about half an hour on 2 cores, a repeated `make debug-kernel` nothing.
+# The debug kernel (KASAN, lockdep, DEBUG_LIST/OBJECTS, kmemleak, failslab)
+# from Debian's source of the VM kernel's exact version; source, build and
+# install live in $(ODP_CACHE).  About 15 min on 2 cores; a repeated
+# `make debug-kernel` does nothing.
 debug-kernel:
 	@bash tests/vm/debug-kernel.sh >/dev/null
 
+# KERNEL=debug: build/debug/driver/ mirrors driver/'s Kbuild and the
+# directories it names (obj-m) by links to their Kbuild files and sources
+# (dangling links go), so that kbuild's objects for the debug kernel stay
+# apart from those for Debian's.
 module: kernel
 	@test -f driver/Kbuild || { echo "make: driver/Kbuild does not exist yet"; exit 1; }
 ifeq ($(KERNEL),debug)
-	@mkdir -p $(MODDIR) && ln -sfn ../../include build/debug/include
-	@find $(MODDIR) -maxdepth 1 -type l ! -exec test -e {} \; -delete
-	@cd $(MODDIR) && for f in ../../../driver/Kbuild ../../../driver/*.[ch]; do \
-		[ -L "$${f##*/}" ] || ln -s "$$f" .; done
+	@set -e; mkdir -p $(MODDIR) && ln -sfn ../../include build/debug/include; \
+	 find $(MODDIR) -type l ! -exec test -e {} \; -delete; \
+	 ln -sfnr driver/Kbuild $(MODDIR)/Kbuild; \
+	 for d in $$(sed -n 's/^obj-m[[:space:]]*:=//p' driver/Kbuild); do \
+		mkdir -p $(MODDIR)/$$d; \
+		for f in driver/$${d%/}/Kbuild driver/$${d%/}/*.[ch]; do \
+			case "$$f" in *.mod.c) continue ;; esac; \
+			[ -L "$(MODDIR)/$${f#driver/}" ] || ln -sr "$$f" "$(MODDIR)/$${f#driver/}"; \
+		done; \
+	 done
 endif
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODDIR) modules
+
+# Our rdma_rxe.ko (build/rxe/): Debian's rxe source of this kernel + the
+# patch series and own files of driver/rxe/ (see driver/rxe/Makefile).  After
+# `module`: the ODP rxe links against the ODP core's exports (its
+# Module.symvers, RXE_EXTRA_SYMBOLS).  The VM runner loads it instead of
+# Debian's rdma_rxe unless given --stock-rxe.  KERNEL=debug: build/debug/rxe/,
+# from the rxe source of the tree the debug kernel was built from (the same
+# Debian linux-source version; scripts/fetch-rxe-source.sh checks that).
+rxe: module
+	$(MAKE) -C driver/rxe KVER=$(KVER) KDIR=$(KDIR) $(RXE_ARGS)
 
 # libodp, the test programs and the examples have their own Makefiles; a
 # missing one is reported and skipped (the parts are written in parallel).
@@ -93,6 +124,9 @@ progs: lib
 	@if [ -f tests/progs/Makefile ]; then $(MAKE) -C tests/progs; \
 	 else echo "make: tests/progs/Makefile does not exist yet, skipping progs"; fi
 	@if [ -f tests/rdma/Makefile ]; then $(MAKE) -C tests/rdma; fi
+	@if [ -f tests/fuzz/Makefile ]; then $(MAKE) -C tests/fuzz; fi
+	@if [ -f tests/stress/Makefile ]; then $(MAKE) -C tests/stress; fi
+	@if [ -f tests/verbs/Makefile ]; then $(MAKE) -C tests/verbs; fi
 
 examples: lib
 	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
@@ -104,7 +138,7 @@ examples: lib
 # single-VM suite runs last so that its summary closes the output.
 check:
 	$(MAKE) deps
-	$(MAKE) module lib progs examples
+	$(MAKE) module rxe lib progs examples
 	@if [ -d tests/host ]; then \
 		$(PYTHON) -m pytest -v -rs --confcutdir=tests/host -p no:cacheprovider \
 			--junitxml=$(CHECK_OUT)-host.xml tests/host; fi
@@ -114,13 +148,24 @@ check:
 
 demo:
 	$(MAKE) deps
-	$(MAKE) module lib examples
+	$(MAKE) module rxe lib examples
 	@test -x examples/odp_demo || { echo "make: examples/odp_demo was not built"; exit 1; }
-	$(VM) --timeout $(VM_TIMEOUT) --out $(DEMO_OUT) -- examples/odp_demo
+	$(VM) --timeout $(VM_TIMEOUT) --out $(DEMO_OUT) $(VM_ENV) -- examples/odp_demo
+
+# Both fuzzers in one VM, FUZZ_TIME seconds each; every run prints its seed
+# (FUZZ_SEED=N replays one).  Logs in build/vm-out/fuzz-<date>/.
+FUZZ_TIME	?= 300
+FUZZ_SEED	?=
+FUZZ_OUT	:= $(CURDIR)/build/vm-out/fuzz-$(RUN_ID)
+fuzz:
+	$(MAKE) deps
+	$(MAKE) module rxe lib progs
+	$(VM) --timeout $$(( 2 * $(FUZZ_TIME) + 600 )) --out $(FUZZ_OUT) $(VM_ENV) -- \
+		bash tests/fuzz/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_SEED)
 
 # Any command in the VM, e.g. make vm CMD='ibv_devinfo; numactl -H'
-vm: module
-	$(VM) --timeout $(VM_TIMEOUT) -- bash -c '$(CMD)'
+vm: module rxe
+	$(VM) --timeout $(VM_TIMEOUT) $(VM_ENV) -- bash -c '$(CMD)'
 
 # The benchmarks run in one VM; the report is written on the host from the
 # JSON the VM left in BENCH_OUT, also when a benchmark failed (it says so).
@@ -130,7 +175,7 @@ BENCH_TIMEOUT	?= 2400
 bench:
 	@mkdir -p build && date +%s >build/.bench-start
 	$(MAKE) deps
-	$(MAKE) module lib examples
+	$(MAKE) module rxe lib examples
 	$(MAKE) -C benchmarks
 	@rc=0; $(VM) --timeout $(BENCH_TIMEOUT) --out $(BENCH_OUT) -- \
 		/usr/bin/python3 benchmarks/run.py || rc=$$?; \
@@ -140,6 +185,19 @@ bench:
 	else echo "make: no $(BENCH_OUT)/bench.json: Documentation/benchmarks.* not updated"; rc=1; fi; \
 	exit $$rc
 
+# Traffic under mutation and kill -9 for STRESS_TIME seconds, every byte
+# checked, then the leak checks (tests/stress/README.md).  STRESS_ARGS adds
+# odp_stress options, e.g. STRESS_ARGS="-n 6 -m 3 -s 42".
+STRESS_TIME	?= 300
+STRESS_ARGS	?=
+STRESS_OUT	:= $(CURDIR)/build/vm-out/stress-$(RUN_ID)
+.PHONY: stress
+stress:
+	$(MAKE) deps
+	$(MAKE) module rxe lib progs
+	$(VM) --timeout $$(( $(STRESS_TIME) + 600 )) --out $(STRESS_OUT) $(VM_ENV) -- \
+		tests/stress/odp_stress -t $(STRESS_TIME) $(STRESS_ARGS)
+
 lint: kernel
 	bash scripts/install-deps.sh --lint
 	bash scripts/lint.sh $(KDIR)
@@ -147,9 +205,12 @@ lint: kernel
 clean:
 	@if [ -n "$(KVER)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODDIR) clean; fi
-	rm -f driver/*.o driver/.*.o driver/*.ko driver/.*.cmd driver/*.mod driver/*.mod.c \
-		driver/Module.symvers driver/modules.order
+	rm -f driver/*/*.o driver/*/.*.o driver/*/*.ko driver/.*.cmd driver/*/.*.cmd \
+		driver/*/*.mod driver/*/*.mod.c driver/Module.symvers driver/modules.order \
+		driver/*/modules.order
 	-@[ ! -f libodp/Makefile ] || $(MAKE) -C libodp clean
 	-@[ ! -f tests/progs/Makefile ] || $(MAKE) -C tests/progs clean
+	-@[ ! -f tests/stress/Makefile ] || $(MAKE) -C tests/stress clean
 	-@[ ! -f examples/Makefile ] || $(MAKE) -C examples clean
+	-@[ ! -f tests/fuzz/Makefile ] || $(MAKE) -C tests/fuzz clean
 	rm -rf build

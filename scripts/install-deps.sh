@@ -15,6 +15,8 @@ PKGS=(
 	make gcc gcc-12 libc6-dev bc flex bison libelf-dev libssl-dev pahole kmod
 	# fetching the kernel, the initramfs, the VM
 	apt xz-utils zstd cpio busybox-static qemu-system-x86
+	# our rdma_rxe: Debian's rxe source + our patch series (make rxe)
+	patch
 	# in the guest: rxe, verbs tools, mounts, NUMA, the tests
 	iproute2 rdma-core ibverbs-providers ibverbs-utils libibverbs-dev librdmacm-dev
 	perftest numactl libnuma-dev util-linux mount procps python3 python3-pytest

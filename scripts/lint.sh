@@ -18,7 +18,7 @@ fail() { echo "lint: FAILED: $*"; status=1; }
 
 shopt -s nullglob
 sources=()
-for f in "$REPO"/driver/*.[ch] "$REPO"/include/uapi/*.h; do
+for f in "$REPO"/driver/*.[ch] "$REPO"/driver/*/*.[ch] "$REPO"/include/uapi/*.h; do
 	case "$f" in *.mod.c) ;; *) sources+=("$f") ;; esac	# not kbuild's generated file
 done
 [ -f "$REPO/driver/Kbuild" ] || { echo "lint: driver/Kbuild does not exist"; exit 1; }
@@ -28,11 +28,8 @@ done
 SRC=$LOGDIR/driver
 rm -rf "$SRC" "$LOGDIR/include"
 mkdir -p "$SRC"
-for f in "${sources[@]}"; do
-	case "$f" in "$REPO"/driver/*) cp "$f" "$SRC"/ ;; esac
-done
-cp "$REPO"/driver/Kbuild "$SRC"/
-[ ! -f "$REPO/driver/Makefile" ] || cp "$REPO/driver/Makefile" "$SRC"/
+(cd "$REPO/driver" && find . \( -name '*.[ch]' ! -name '*.mod.c' -o -name Kbuild \) \
+	-exec cp --parents {} "$SRC"/ \;)
 ln -s ../../include "$LOGDIR/include"
 
 # 1. W=1, warnings are errors.

@@ -34,6 +34,8 @@ RXE_DEVIATIONS = {
     # A SEND longer than the receive: REM_OP_ERR, not REM_INV_REQ_ERR; the
     # receive completes LOC_QP_OP_ERR, not LOC_LEN_ERR.
     "err_recv_len": {"rxe_deviation": 11, "server.rxe_deviation": 2},
+    # The same for a 32 KiB SEND into a 16 KiB receive.
+    "whole_send_len": {"rxe_deviation": 11, "server.rxe_deviation": 2},
     # A receive with a bad lkey completes LOC_QP_OP_ERR, not LOC_PROT_ERR.
     "err_recv_lkey": {"server.rxe_deviation": 2},
     # post_send on an unconnected QP: EINVAL from the kernel doorbell, bad_wr NULL.

@@ -18,7 +18,8 @@
  * RC QPs on the same PD.  The client drives: it names the test (HELLO) and
  * then sends the server small requests over the control QP (SEND/RECV) -
  * allocate and register a buffer, fill or check it, madvise it, post or
- * expect a receive, start a thread that invalidates it, ... - so the server
+ * expect a receive, post SENDs of its own, start a thread that invalidates
+ * it, ... - so the server
  * is one generic responder and every scenario is written on the client side.
  * Addresses and rkeys travel in those messages, never over TCP.  A failing
  * side says why on stderr, tells the peer (which fails too, quoting it) and
@@ -78,7 +79,8 @@ enum op {
 	OP_CHECK_ALL, OP_FILL_STRIDED, OP_CHECK_STRIDED, OP_SET64, OP_GET64,
 	OP_POST_RECV, OP_EXPECT_RECV, OP_NO_RECV, OP_STATS, OP_MUTATE_START,
 	OP_MUTATE_STOP, OP_SNAP, OP_ROUND_CHECK, OP_RECONNECT, OP_DONE,
-	OP_RECV_REFILL, OP_RECV_DESTROY,
+	OP_RECV_REFILL, OP_RECV_DESTROY, OP_POST_SEND, OP_EXPECT_SEND, OP_NO_WC,
+	OP_DIFF,
 };
 
 /* Session flags (HELLO a[1]). */
@@ -790,6 +792,102 @@ static void srv_expect_recv(struct sess *s, const struct msg *m)
 	}
 }
 
+/*
+ * Post count SENDs (one list, all signaled) on a data link: SEND j is
+ * wr_id + j, one SGE {region, off + j * stride, len0 + j * inc}.
+ */
+static void srv_post_send(struct sess *s, const struct msg *m)
+{
+	uint64_t link = m->a[0], wr_id = m->a[1], count = m->a[2];
+	struct region *r = region_get(s, m->a[3]);
+	size_t off = m->a[4], len0 = m->a[5], stride = m->a[6], inc = m->a[7];
+	xsend_wr *wr, *bad = NULL;
+	xsge *sg;
+	int err;
+
+	if (link >= (uint64_t)s->ndata || count < 1 || count > 4096)
+		FAIL("post_send request: link %llu, %llu SENDs",
+		     (unsigned long long)link, (unsigned long long)count);
+	wr = calloc(count, sizeof(*wr));
+	sg = calloc(count, sizeof(*sg));
+	if (!wr || !sg)
+		FAIL("calloc");
+	for (uint64_t j = 0; j < count; j++) {
+		sg[j] = sge_of(r, off + j * stride, len0 + j * inc);
+		wr[j].wr_id = wr_id + j;
+		wr[j].opcode = X_WR_SEND;
+		wr[j].sg_list = &sg[j];
+		wr[j].num_sge = 1;
+		wr[j].send_flags = X_SEND_SIGNALED;
+		wr[j].next = j + 1 < count ? &wr[j + 1] : NULL;
+	}
+	err = x_post_send(&s->data[link], wr, &bad);
+	if (err)
+		FAIL("post_send (server, %llu SENDs): %s",
+		     (unsigned long long)count, strerror(err));
+	free(wr);
+	free(sg);
+}
+
+/* The next count send completions of a data link (wr_id + j, status). */
+static void srv_expect_send(struct sess *s, const struct msg *m)
+{
+	uint64_t link = m->a[0], wr_id = m->a[1], count = m->a[2];
+	int status = (int)m->a[3];
+	int timeout = m->a[4] ? (int)m->a[4] : opt.timeout_ms;
+
+	if (link >= (uint64_t)s->ndata)
+		FAIL("expect_send request: link %llu", (unsigned long long)link);
+	for (uint64_t j = 0; j < count; j++) {
+		xwc wc;
+
+		if (!poll_wait(s->data[link].scq, &wc, timeout))
+			FAIL("server's SEND wr_id %llu: no completion within %d ms",
+			     (unsigned long long)(wr_id + j), timeout);
+		if (wc.wr_id != wr_id + j || (int)wc.status != status)
+			FAIL("server's SEND: completion wr_id %llu status %s (%d), "
+			     "expected wr_id %llu status %s (%d)",
+			     (unsigned long long)wc.wr_id, st(wc.status), wc.status,
+			     (unsigned long long)(wr_id + j), st(status), status);
+		if (status == X_WC_SUCCESS && (int)wc.opcode != X_WC_SEND)
+			FAIL("server's SEND wr_id %llu: opcode %d",
+			     (unsigned long long)wc.wr_id, wc.opcode);
+	}
+}
+
+/*
+ * How many bytes of [from, from+len) of region idx's mapping (len 0: to its
+ * end) differ from what OP_ALLOC filled it with (pattern seed over the
+ * whole mapping, or zeros): a[0] the count, a[1] the first + 1 (0: none),
+ * a[2] the last + 1.  Never fails on a difference: the client reports.
+ */
+static void srv_diff(struct sess *s, const struct msg *m, struct msg *r)
+{
+	struct region *reg = region_get(s, m->a[0]);
+	uint32_t seed = (uint32_t)m->a[1];
+	size_t from = m->a[2], len = m->a[3];
+	const uint8_t *p = (const uint8_t *)reg->map.addr;
+	uint64_t n = 0, first = 0, last = 0;
+
+	if (reg->unmapped || from > reg->map.len)
+		FAIL("diff of region %llu from %zu", (unsigned long long)m->a[0],
+		     from);
+	if (!len || len > reg->map.len - from)
+		len = reg->map.len - from;
+	for (size_t i = from; i < from + len; i++) {
+		uint8_t want = seed ? pattern_byte(seed, i) : 0;
+
+		if (p[i] == want)
+			continue;
+		if (!n++)
+			first = i + 1;
+		last = i + 1;
+	}
+	r->a[0] = n;
+	r->a[1] = first;
+	r->a[2] = last;
+}
+
 /* Region bytes [off, off+len) hold the pattern seed from index pbase, or 0s. */
 static void srv_check(struct sess *s, const struct msg *m)
 {
@@ -1073,6 +1171,22 @@ static int srv_handle(struct sess *s, struct msg *m, struct msg *r)
 		break;
 	case OP_EXPECT_RECV:
 		srv_expect_recv(s, m);
+		break;
+	case OP_POST_SEND:
+		srv_post_send(s, m);
+		break;
+	case OP_EXPECT_SEND:
+		srv_expect_send(s, m);
+		break;
+	case OP_NO_WC:
+		if (m->a[0] >= (uint64_t)s->ndata)
+			FAIL("no_wc: link %llu", (unsigned long long)m->a[0]);
+		expect_no_wc(m->a[1] ? s->data[m->a[0]].scq : s->data[m->a[0]].rcq,
+			     (int)m->a[2], m->a[1] ? "server's send queue" :
+			     "server's receive queue");
+		break;
+	case OP_DIFF:
+		srv_diff(s, m, r);
 		break;
 	case OP_NO_RECV:
 		if (m->a[0] >= (uint64_t)s->ndata)
@@ -3300,6 +3414,582 @@ static void stream_until_error(struct sess *s, int devremove)
 static void t_kill_stream(struct sess *s)	{ stream_until_error(s, 0); }
 static void t_devremove_stream(struct sess *s)	{ stream_until_error(s, 1); }
 
+/* ---- 8. the two directions of a QP are independent --------------------- */
+
+/*
+ * Client helpers for the server's own SENDs: post count SENDs {region,
+ * off + j * stride, len0 + j * inc}, expect their completions, or none yet.
+ */
+static void rpost_send(struct sess *s, int link, uint64_t wr_id, int count,
+		       int idx, size_t off, size_t len0, size_t stride,
+		       size_t inc)
+{
+	struct msg m = REQ(.op = OP_POST_SEND,
+			   .a = { (uint64_t)link, wr_id, (uint64_t)count,
+				  (uint64_t)idx, off, len0, stride, inc });
+
+	call(s, &m);
+}
+
+static void rexpect_send(struct sess *s, int link, uint64_t wr_id, int count,
+			 int status)
+{
+	struct msg m = REQ(.op = OP_EXPECT_SEND,
+			   .a = { (uint64_t)link, wr_id, (uint64_t)count,
+				  (uint64_t)status, 0 });
+
+	call(s, &m);
+}
+
+static void rno_wc(struct sess *s, int link, int send_cq, int wait_ms)
+{
+	struct msg m = REQ(.op = OP_NO_WC,
+			   .a = { (uint64_t)link, (uint64_t)send_cq,
+				  (uint64_t)wait_ms });
+
+	call(s, &m);
+}
+
+#define INDEP_PROMPT_MS	3000	/* our request completes within this */
+#define INDEP_SETTLE_MS	500	/* for the server's SENDs to reach us */
+#define INDEP_SLOT	2048	/* one receive buffer */
+#define INDEP_LEN0	1000	/* SEND j carries INDEP_LEN0 + 7 j bytes */
+#define INDEP_OPLEN	3000	/* our WRITE and READ */
+
+enum { IND_WRITE = 1, IND_READ = 2, IND_FADD = 4 };
+
+/*
+ * Our request while the peer's SENDs wait for a receive we have not
+ * posted: an RC QP's two directions are independent, so the ACK, READ
+ * response or atomic response of our request must not queue behind the
+ * peer's SEND (which waits, RNR, for as long as we post no receive).
+ */
+static void indep_op(struct sess *s, int op, int nsend, struct rreg *tgt)
+{
+	struct link *l = &s->data[0];
+	static const char *const names[] = {
+		[IND_WRITE] = "RDMA WRITE", [IND_READ] = "RDMA READ",
+		[IND_FADD] = "FETCH_AND_ADD",
+	};
+	static const int wc_op[] = {
+		[IND_WRITE] = X_WC_RDMA_WRITE, [IND_READ] = X_WC_RDMA_READ,
+		[IND_FADD] = X_WC_FETCH_ADD,
+	};
+	const uint64_t word0 = 0xfffffffeULL;
+	struct region *src = &s->reg[1], *dst = &s->reg[2], *res = &s->reg[3];
+	xsend_wr wr;
+	xsge sg;
+	xwc wc;
+	uint64_t t0, got;
+
+	switch (op) {
+	case IND_WRITE:
+		sg = sge_of(src, 0, INDEP_OPLEN);
+		wr = mk_rdma(10, X_WR_RDMA_WRITE, &sg, 1, 1, tgt->addr, tgt->rkey);
+		break;
+	case IND_READ:
+		rfill(s, 1, 8192, INDEP_OPLEN, 1201, 0, 0);
+		sg = sge_of(dst, 0, INDEP_OPLEN);
+		wr = mk_rdma(11, X_WR_RDMA_READ, &sg, 1, 1, tgt->addr + 8192,
+			     tgt->rkey);
+		break;
+	default:
+		rset64(s, 1, 12288, word0, 0);
+		sg = sge_of(res, 0, 8);
+		wr = mk_atomic(12, X_WR_ATOMIC_FETCH_AND_ADD, &sg, 1,
+			       tgt->addr + 12288, tgt->rkey, 3, 0);
+		break;
+	}
+	t0 = now_ms();
+	post_list(l, &wr);
+	if (!poll_wait(l->scq, &wc, INDEP_PROMPT_MS))
+		FAIL("our %s did not complete within %d ms while the peer's "
+		     "%d SEND%s wait%s for a receive we have not posted: the "
+		     "two directions of the QP are not independent (its "
+		     "response waits behind the peer's SEND)", names[op],
+		     INDEP_PROMPT_MS, nsend, nsend > 1 ? "s" : "",
+		     nsend > 1 ? "" : "s");
+	if (wc.wr_id != wr.wr_id || wc.status != X_WC_SUCCESS ||
+	    (int)wc.opcode != wc_op[op])
+		FAIL("%s: completion wr_id %llu status %s (%d) opcode %d", names[op],
+		     (unsigned long long)wc.wr_id, st(wc.status), wc.status,
+		     wc.opcode);
+	printf("%s_ms=%llu\n", op == IND_WRITE ? "write" : op == IND_READ ?
+	       "read" : "fetch_add", (unsigned long long)(now_ms() - t0));
+	switch (op) {
+	case IND_WRITE:
+		rcheck(s, 1, 0, INDEP_OPLEN, 1200, 0);
+		break;
+	case IND_READ:
+		check_pattern(dst->buf, INDEP_OPLEN, 1201, "READ data");
+		check_bytes(dst->buf + INDEP_OPLEN, dst->map.len - INDEP_OPLEN, 0,
+			    "bytes after the READ target");
+		break;
+	default:
+		memcpy(&got, res->buf, 8);
+		EXPECT_U64(got, ==, word0, "old value of the fetch-add");
+		EXPECT_U64(rget64(s, 1, 12288), ==, word0 + 3,
+			   "the server's word after the fetch-add");
+		break;
+	}
+}
+
+static void indep_test(struct sess *s, int nsend, unsigned int ops)
+{
+	struct link *l = &s->data[0];
+	struct region *rbuf;
+	struct rreg tgt;
+	xrecv_wr *rwr, *rbad = NULL;
+	xsge *rsg;
+	int err;
+
+	/* The server's SEND sources: SEND j is the pattern 1100 + j. */
+	ralloc(s, 0, (size_t)nsend * INDEP_SLOT, 0, MAP_KIND_PRIVATE,
+	       X_ACCESS_LOCAL_WRITE, 0, 0);
+	rstrided(s, OP_FILL_STRIDED, 0, nsend, 0, INDEP_SLOT, INDEP_LEN0, 7,
+		 1100, 0);
+	/* Its target of our WRITE (at 0), READ (8192) and atomic (12288). */
+	tgt = ralloc(s, 1, 16384, 0, MAP_KIND_PRIVATE, X_ACCESS_ALL, 0, 0);
+
+	rbuf = lregion(s, 0, (size_t)nsend * INDEP_SLOT, 0, MAP_KIND_PRIVATE,
+		       X_ACCESS_LOCAL_WRITE);
+	lregion(s, 1, INDEP_OPLEN, 0, MAP_KIND_SHARED, 0);
+	fill_pattern(s->reg[1].buf, INDEP_OPLEN, 1200);
+	lregion(s, 2, INDEP_OPLEN, 0, MAP_KIND_PRIVATE, X_ACCESS_LOCAL_WRITE);
+	lregion(s, 3, 8, 0, MAP_KIND_PRIVATE, X_ACCESS_LOCAL_WRITE);
+
+	/* The peer sends; we have no receive posted. */
+	rpost_send(s, 0, 100, nsend, 0, 0, INDEP_LEN0, INDEP_SLOT, 7);
+	sleep_us(INDEP_SETTLE_MS * 1000);
+
+	for (int op = IND_WRITE; op <= IND_FADD; op <<= 1)
+		if (ops & (unsigned int)op)
+			indep_op(s, op, nsend, &tgt);
+
+	/* The peer's SENDs still wait; nothing was received. */
+	rno_wc(s, 0, 1, 100);
+	expect_no_wc(l->rcq, 10, "our receive queue (nothing posted)");
+
+	/* Now the receives: every SEND arrives, in order, intact. */
+	rwr = calloc((size_t)nsend, sizeof(*rwr));
+	rsg = calloc((size_t)nsend, sizeof(*rsg));
+	for (int j = 0; j < nsend; j++) {
+		rsg[j] = sge_of(rbuf, (size_t)j * INDEP_SLOT, INDEP_SLOT);
+		rwr[j].wr_id = 300 + (uint64_t)j;
+		rwr[j].sg_list = &rsg[j];
+		rwr[j].num_sge = 1;
+		rwr[j].next = j + 1 < nsend ? &rwr[j + 1] : NULL;
+	}
+	if ((err = x_post_recv(l, rwr, &rbad)))
+		FAIL("post_recv (%d receives): %s", nsend, strerror(err));
+	for (int j = 0; j < nsend; j++) {
+		uint32_t want = INDEP_LEN0 + 7 * (uint32_t)j;
+		char *slot = rbuf->buf + (size_t)j * INDEP_SLOT;
+		xwc wc;
+
+		if (!poll_wait(l->rcq, &wc, opt.timeout_ms))
+			FAIL("receive %d of %d: no completion within %d ms", j,
+			     nsend, opt.timeout_ms);
+		if (wc.wr_id != 300 + (uint64_t)j || wc.status != X_WC_SUCCESS ||
+		    (int)wc.opcode != X_WC_RECV || wc.byte_len != want)
+			FAIL("receive %d: wr_id %llu status %s (%d) opcode %d "
+			     "byte_len %u, expected wr_id %d success RECV byte_len "
+			     "%u (the SENDs in order)", j,
+			     (unsigned long long)wc.wr_id, st(wc.status),
+			     wc.status, wc.opcode, wc.byte_len, 300 + j, want);
+		check_pattern(slot, want, 1100 + (uint32_t)j, "received SEND data");
+		check_bytes(slot + want, INDEP_SLOT - want, 0,
+			    "receive buffer after the SEND's bytes");
+	}
+	rexpect_send(s, 0, 100, nsend, X_WC_SUCCESS);
+	expect_no_wc(l->rcq, 10, "our receive queue");
+	printf("sends=%d\n", nsend);
+	free(rwr);
+	free(rsg);
+}
+
+static void t_indep_write(struct sess *s)	{ indep_test(s, 1, IND_WRITE); }
+static void t_indep_read(struct sess *s)	{ indep_test(s, 1, IND_READ); }
+static void t_indep_atomic(struct sess *s)	{ indep_test(s, 1, IND_FADD); }
+/* More SENDs than the 32 wire receive buffers of the odp transport. */
+static void t_indep_many_sends(struct sess *s)
+{
+	indep_test(s, 40, IND_WRITE | IND_READ | IND_FADD);
+}
+
+/* ---- 9. a rejected request changes nothing ------------------------------ */
+
+/*
+ * Bounds and rights are checked over the whole request before any byte
+ * moves: a request that fails leaves the responder's memory (all of its MR
+ * and the bytes around it) and, for a READ, our target byte for byte as
+ * they were, even when it is larger than a wire message of the odp
+ * transport (16 KiB: ODP_WIRE_MAX_PAYLOAD).
+ */
+enum whole_kind {
+	W_WRITE_TAIL, W_READ_TAIL, W_LOCAL_TAIL, W_LOCAL_LKEY2, W_LOCAL_HUGE,
+	W_SEND_LEN,
+};
+
+#define WH_SEG		16384u		/* about one wire message */
+#define WH_LEN		(2 * WH_SEG)	/* the request */
+#define WH_HEAD		256		/* mapped before the server's MR */
+#define WH_RSEED	1301		/* the server's mapping */
+#define WH_LSEED	1302		/* ours */
+
+/* Our buffer idx: a mapping of maplen bytes, its first mrlen registered. */
+static struct region *lregion_part(struct sess *s, int idx, size_t maplen,
+				   size_t mrlen, int kind, int access)
+{
+	struct region *r = region_new(s, idx, maplen, 0, kind, -1, 0);
+
+	r->mr = ep_reg_mr(ep_pd(s->ep), r->buf, mrlen, access);
+	if (!r->mr)
+		FAIL("reg_mr(%zu bytes): %s", mrlen, strerror(errno));
+	mr_stats(r->mr, &r->base);
+	return r;
+}
+
+struct rdiff {
+	uint64_t	n, first, last;	/* first/last: offset + 1, 0 if none */
+};
+
+/* Bytes of the server's mapping idx that changed (see srv_diff). */
+static struct rdiff rdiff(struct sess *s, int idx, uint32_t seed, size_t from,
+			  size_t len)
+{
+	struct msg m = REQ(.op = OP_DIFF,
+			   .a = { (uint64_t)idx, seed, from, len });
+	struct rdiff d;
+
+	call(s, &m);
+	d.n = m.a[0];
+	d.first = m.a[1];
+	d.last = m.a[2];
+	return d;
+}
+
+static struct rdiff ldiff(const struct region *r, uint32_t seed)
+{
+	const uint8_t *p = (const uint8_t *)r->map.addr;
+	struct rdiff d = { 0, 0, 0 };
+
+	for (size_t i = 0; i < r->map.len; i++) {
+		if (p[i] == pattern_byte(seed, i))
+			continue;
+		if (!d.n++)
+			d.first = i + 1;
+		d.last = i + 1;
+	}
+	return d;
+}
+
+/* A completion of cq within the time limit; FAILs on a timeout. */
+static void wait_wc(xcq *cq, xwc *wc, const char *what)
+{
+	if (!poll_wait(cq, wc, opt.timeout_ms))
+		FAIL("%s: no completion within %d ms", what, opt.timeout_ms);
+}
+
+/*
+ * got must be want; under ibverbs rxe's known departure rxe_want (>= 0) is
+ * accepted too, and printed as `<tag>rxe_deviation=`.  Returns 1 if fine.
+ */
+static int status_ok(int got, int want, int rxe_want, const char *tag,
+		     const char *what)
+{
+	if (got == want)
+		return 1;
+	if (!xport_has_odp && rxe_want >= 0 && got == rxe_want) {
+		printf("%srxe_deviation=%d (%s: %s instead of %s)\n", tag,
+		       rxe_want, what, st(rxe_want), st(want));
+		return 1;
+	}
+	return 0;
+}
+
+static void whole_test(struct sess *s, int kind)
+{
+	struct link *l = &s->data[0];
+	int remote = kind == W_WRITE_TAIL || kind == W_READ_TAIL ||
+		     kind == W_SEND_LEN;
+	size_t rlen = kind == W_LOCAL_HUGE ? 4 * WH_SEG : WH_LEN;
+	int want, rxe_want = -1, want_srv = X_WC_WR_FLUSH_ERR, rxe_srv = -1;
+	uint64_t scratch[1][3] = { { 7, 0, 100 } };
+	uint64_t rs16[1][3] = { { 0, 0, WH_SEG } };
+	struct region *loc, *rb;
+	struct rdiff rd, rd2 = { 0, 0, 0 }, ld;
+	struct rreg r;
+	xsge sg[2], gsg, rsg;
+	xsend_wr wr[2];
+	xrecv_wr rwr, *rbad;
+	xwc wc;
+	int err, st1, st2, fails = 0;
+
+	/* The server: its MR (the pattern over all its mapping), a scratch. */
+	r = ralloc(s, 0, rlen, WH_HEAD, MAP_KIND_PRIVATE, X_ACCESS_ALL, 0,
+		   WH_RSEED);
+	ralloc(s, 7, 1024, 0, MAP_KIND_PRIVATE, X_ACCESS_LOCAL_WRITE, 0, 0);
+	if (kind == W_SEND_LEN) {
+		/* The SEND's receive covers the first 16 KiB of the MR. */
+		rpost_recv(s, 0, 900, 1, 1, rs16, 0, 0);
+		rpost_recv(s, 0, 901, 1, 1, scratch, 0, 0);
+	} else {
+		rpost_recv(s, 0, 900, 1, 1, scratch, 0, 0);
+	}
+
+	/* Ours: the pattern over all the mapping, registered in part. */
+	switch (kind) {
+	case W_LOCAL_TAIL:	/* 16 KiB + 4 KiB registered of 32 KiB+ */
+		loc = lregion_part(s, 0, WH_LEN, WH_SEG + 4096, MAP_KIND_PRIVATE,
+				   X_ACCESS_LOCAL_WRITE);
+		break;
+	case W_LOCAL_HUGE:
+		loc = lregion(s, 0, 4 * WH_SEG, 0, MAP_KIND_PRIVATE,
+			      X_ACCESS_LOCAL_WRITE);
+		break;
+	default:
+		loc = lregion(s, 0, WH_LEN, 0, MAP_KIND_PRIVATE,
+			      X_ACCESS_LOCAL_WRITE);
+		break;
+	}
+	fill_pattern(loc->map.addr, loc->map.len, WH_LSEED);
+	rb = lregion(s, 1, 64, 0, MAP_KIND_PRIVATE, X_ACCESS_LOCAL_WRITE);
+	rsg = sge_of(rb, 0, 64);
+	memset(&rwr, 0, sizeof(rwr));
+	rwr.wr_id = 950;
+	rwr.sg_list = &rsg;
+	rwr.num_sge = 1;
+	if ((err = x_post_recv(l, &rwr, &rbad)))
+		FAIL("post_recv: %s", strerror(err));
+
+	sg[0] = sge_of(loc, 0, WH_LEN);
+	want = X_WC_REM_ACCESS_ERR;
+	switch (kind) {
+	case W_WRITE_TAIL:	/* its last 16 KiB lie past the MR's end */
+		wr[0] = mk_rdma(1, X_WR_RDMA_WRITE, sg, 1, 1, r.addr + WH_SEG,
+				r.rkey);
+		break;
+	case W_READ_TAIL:
+		wr[0] = mk_rdma(1, X_WR_RDMA_READ, sg, 1, 1, r.addr + WH_SEG,
+				r.rkey);
+		break;
+	case W_LOCAL_TAIL:	/* the SGE's second half is outside its MR */
+		wr[0] = mk_rdma(1, X_WR_RDMA_WRITE, sg, 1, 1, r.addr, r.rkey);
+		want = X_WC_LOC_PROT_ERR;
+		rxe_want = X_WC_WR_FLUSH_ERR;
+		break;
+	case W_LOCAL_LKEY2:	/* the second SGE has a bad lkey */
+		sg[0] = sge_of(loc, 0, WH_SEG);
+		sg[1] = sge_of(loc, WH_SEG, WH_SEG);
+		sg[1].lkey = BAD_KEY(sg[1].lkey);
+		wr[0] = mk_rdma(1, X_WR_RDMA_WRITE, sg, 2, 1, r.addr, r.rkey);
+		want = X_WC_LOC_PROT_ERR;
+		rxe_want = X_WC_WR_FLUSH_ERR;
+		break;
+	case W_LOCAL_HUGE:	/* 2 GiB - 1 over an MR of 64 KiB */
+		sg[0].length = 0x7fffffffu;
+		wr[0] = mk_rdma(1, X_WR_RDMA_WRITE, sg, 1, 1, r.addr, r.rkey);
+		want = X_WC_LOC_PROT_ERR;
+		rxe_want = X_WC_WR_FLUSH_ERR;
+		break;
+	case W_SEND_LEN:	/* 32 KiB into a receive of 16 KiB */
+		wr[0] = mk_wr(1, X_WR_SEND, sg, 1, 1);
+		want = X_WC_REM_INV_REQ_ERR;
+		want_srv = X_WC_LOC_LEN_ERR;
+		rxe_want = X_WC_REM_OP_ERR;
+		rxe_srv = 2;	/* IBV_WC_LOC_QP_OP_ERR */
+		break;
+	default:
+		FAIL("kind %d", kind);
+	}
+	/* A good WRITE behind it: flushed, it must not land either. */
+	gsg = sge_of(loc, 0, 64);
+	wr[1] = mk_rdma(2, X_WR_RDMA_WRITE, &gsg, 1, 1, r.addr + 64, r.rkey);
+	link_list(wr, 2);
+	post_list(l, wr);
+
+	wait_wc(l->scq, &wc, "the bad WR");
+	st1 = wc.status;
+	if (wc.wr_id != 1)
+		FAIL("first completion: wr_id %llu (%s), expected the bad WR",
+		     (unsigned long long)wc.wr_id, st(wc.status));
+	wait_wc(l->scq, &wc, "the WR behind the bad one");
+	st2 = wc.status;
+	if (wc.wr_id != 2)
+		FAIL("second completion: wr_id %llu (%s), expected the WRITE "
+		     "behind the bad WR", (unsigned long long)wc.wr_id,
+		     st(wc.status));
+	expect_wc(l->rcq, 950, X_WC_WR_FLUSH_ERR, -1, "our posted receive");
+	expect_no_wc(l->scq, 50, "send queue after the flush");
+	if (remote) {
+		/* The responder's QP is in the error state as well. */
+		rexpect_recv_rxe(s, 0, 900, 1, want_srv, 0, 0, 0, 0, 0, rxe_srv);
+		if (kind == W_SEND_LEN)
+			rexpect_recv(s, 0, 901, 1, X_WC_WR_FLUSH_ERR, 0, 0, 0, 0, 0);
+		printf("server_status=%d\n", want_srv);
+	}
+
+	/*
+	 * The server's memory: all of it, except (SEND into a too short
+	 * receive) the receive's own 16 KiB, whose content is undefined.
+	 */
+	if (kind == W_SEND_LEN) {
+		rd = rdiff(s, 0, WH_RSEED, 0, WH_HEAD);
+		rd2 = rdiff(s, 0, WH_RSEED, WH_HEAD + WH_SEG, 0);
+		rd.n += rd2.n;
+		if (!rd.first && rd2.first)
+			rd.first = rd2.first;
+		if (rd2.last)
+			rd.last = rd2.last;
+	} else {
+		rd = rdiff(s, 0, WH_RSEED, 0, 0);
+	}
+	ld = ldiff(loc, WH_LSEED);
+	printf("status=%d flushed_status=%d remote_changed=%llu",
+	       st1, st2, (unsigned long long)rd.n);
+	if (rd.n)	/* offsets from the MR's start, end exclusive */
+		printf(" remote_changed_from=%lld remote_changed_to=%lld",
+		       (long long)rd.first - 1 - WH_HEAD,
+		       (long long)rd.last - WH_HEAD);
+	printf(" local_changed=%llu", (unsigned long long)ld.n);
+	if (ld.n)
+		printf(" local_changed_from=%lld local_changed_to=%lld",
+		       (long long)ld.first - 1, (long long)ld.last);
+	printf("\n");
+
+	if (!status_ok(st1, want, rxe_want, "", "the bad WR")) {
+		fprintf(stderr, "the bad WR completed with %s (%d), expected "
+			"%s (%d)\n", st(st1), st1, st(want), want);
+		fails++;
+	}
+	if (st2 != X_WC_WR_FLUSH_ERR) {
+		fprintf(stderr, "the WRITE behind the bad WR completed with %s "
+			"(%d), expected WR_FLUSH_ERR\n", st(st2), st2);
+		fails++;
+	}
+	if (rd.n) {
+		fprintf(stderr, "%llu bytes of the server's memory changed, "
+			"offsets %lld..%lld from its MR's start (MR: %zu bytes)\n",
+			(unsigned long long)rd.n,
+			(long long)rd.first - 1 - WH_HEAD,
+			(long long)rd.last - 1 - WH_HEAD, rlen);
+		fails++;
+	}
+	if (ld.n) {
+		fprintf(stderr, "%llu bytes of our buffer changed, offsets "
+			"%lld..%lld\n", (unsigned long long)ld.n,
+			(long long)ld.first - 1, (long long)ld.last - 1);
+		fails++;
+	}
+	if (fails)
+		FAIL("a rejected request: %d check%s failed (above): status %s "
+		     "(%d), %llu remote and %llu local bytes changed", fails,
+		     fails > 1 ? "s" : "", st(st1), st1,
+		     (unsigned long long)rd.n, (unsigned long long)ld.n);
+	rcheck_all(s, 7, 0);
+}
+
+#define WHOLE_FN(name, kind) \
+	static void t_whole_##name(struct sess *s) { whole_test(s, kind); }
+WHOLE_FN(write_tail, W_WRITE_TAIL)
+WHOLE_FN(read_tail, W_READ_TAIL)
+WHOLE_FN(local_tail, W_LOCAL_TAIL)
+WHOLE_FN(local_lkey2, W_LOCAL_LKEY2)
+WHOLE_FN(local_huge, W_LOCAL_HUGE)
+WHOLE_FN(send_len, W_SEND_LEN)
+
+#define WR_REPEAT	10
+#define WR_REPEAT_LEN	(4 * WH_SEG)	/* 64 KiB: 5 wire messages */
+#define WR_REPEAT_BIG	(64 * WH_SEG)	/* 1 MiB: more than 32 */
+
+/*
+ * A multi-message WRITE whose tail lies past the end of the remote MR,
+ * WR_REPEAT times (a new connection each): it completes with REM_ACCESS_ERR
+ * every time - never WR_FLUSH_ERR, however early the responder rejects it
+ * and however far the requester got in sending it - the two WRITEs posted
+ * behind it with WR_FLUSH_ERR, and the server's memory never changes.  Even
+ * rounds: 64 KiB into an MR of 48 KiB (the last 16 KiB out); odd rounds:
+ * 1 MiB into an MR of 8 KiB (rejected at its first message even by a
+ * responder that checks message by message, while the requester still has
+ * most of the WRITE to send).
+ */
+static void t_whole_write_repeat(struct sess *s)
+{
+	struct link *l = &s->data[0];
+	int n_rem = 0, n_flush = 0, n_other = 0, n_changed = 0, n_bad_after = 0;
+	struct region *src;
+	char list[WR_REPEAT * 4 + 1] = "";
+
+	src = lregion(s, 0, WR_REPEAT_BIG, 0, MAP_KIND_SHARED, 0);
+	fill_pattern(src->buf, WR_REPEAT_BIG, 1303);
+	for (int i = 0; i < WR_REPEAT; i++) {
+		size_t mrlen = i % 2 ? 8192 : 3 * WH_SEG;
+		size_t wlen = i % 2 ? WR_REPEAT_BIG : WR_REPEAT_LEN;
+		struct rreg r;
+		struct rdiff rd;
+		xsge sg[3];
+		xsend_wr wr[3];
+		xwc wc;
+		int st1;
+
+		if (i)
+			reconnect(s, 0);
+		r = ralloc(s, 0, mrlen, WH_HEAD, MAP_KIND_PRIVATE, X_ACCESS_ALL, 0,
+			   WH_RSEED + (uint32_t)i);
+		region_dontneed(src);	/* gathering it faults: slower */
+		sg[0] = sge_of(src, 0, wlen);
+		sg[1] = sge_of(src, 0, 64);
+		sg[2] = sge_of(src, 64, 64);
+		wr[0] = mk_rdma(1, X_WR_RDMA_WRITE, &sg[0], 1, 1, r.addr, r.rkey);
+		wr[1] = mk_rdma(2, X_WR_RDMA_WRITE, &sg[1], 1, 1, r.addr + 128,
+				r.rkey);
+		wr[2] = mk_rdma(3, X_WR_RDMA_WRITE, &sg[2], 1, 1, r.addr + 256,
+				r.rkey);
+		link_list(wr, 3);
+		post_list(l, wr);
+		wait_wc(l->scq, &wc, "the WRITE out of bounds");
+		if (wc.wr_id != 1)
+			FAIL("round %d: first completion wr_id %llu (%s), "
+			     "expected the WRITE out of bounds", i,
+			     (unsigned long long)wc.wr_id, st(wc.status));
+		st1 = wc.status;
+		for (uint64_t id = 2; id <= 3; id++) {
+			wait_wc(l->scq, &wc, "a WRITE behind the bad one");
+			if (wc.wr_id != id)
+				FAIL("round %d: completion wr_id %llu, expected "
+				     "%llu", i, (unsigned long long)wc.wr_id,
+				     (unsigned long long)id);
+			if (wc.status != X_WC_WR_FLUSH_ERR)
+				n_bad_after++;
+		}
+		expect_no_wc(l->scq, 20, "send queue");
+		rd = rdiff(s, 0, WH_RSEED + (uint32_t)i, 0, 0);
+		if (st1 == X_WC_REM_ACCESS_ERR)
+			n_rem++;
+		else if (st1 == X_WC_WR_FLUSH_ERR)
+			n_flush++;
+		else
+			n_other++;
+		n_changed += rd.n != 0;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d",
+			 i ? "," : "", st1);
+		printf("round=%d len=%zu mr_len=%zu status=%d remote_changed=%llu\n",
+		       i, wlen, mrlen, st1, (unsigned long long)rd.n);
+	}
+	printf("rounds=%d rem_access_err=%d wr_flush_err=%d other=%d "
+	       "rounds_remote_changed=%d flushed_not_flush=%d statuses=%s\n",
+	       WR_REPEAT, n_rem, n_flush, n_other, n_changed, n_bad_after, list);
+	if (n_rem != WR_REPEAT || n_bad_after)
+		FAIL("the WRITE with its tail out of bounds completed "
+		     "with REM_ACCESS_ERR in %d of %d rounds (WR_FLUSH_ERR %d, "
+		     "other %d; statuses %s), WRs behind it not WR_FLUSH_ERR: %d",
+		     n_rem, WR_REPEAT, n_flush, n_other, list, n_bad_after);
+	if (n_changed)
+		FAIL("the rejected WRITE changed the server's memory in %d of "
+		     "%d rounds", n_changed, WR_REPEAT);
+}
+
 /* ---- the tests ----------------------------------------------------------- */
 
 #define T_MANUAL	1	/* needs an outside action: not in the all-tests run */
@@ -3378,6 +4068,34 @@ static const struct test tests[] = {
 	     "destroys its QP"),
 	TEST("err_lkey_after_inflight", t_err_lkey_after_inflight, 1, 0, 0, 0,
 	  "a local error behind a READ in flight: post order"),
+	TEST("indep_write", t_indep_write, 1, 0, 0, 0,
+	  "our WRITE completes while the peer's SEND waits for a receive"),
+	TEST("indep_read", t_indep_read, 1, 0, 0, 0,
+	  "our READ completes while the peer's SEND waits for a receive"),
+	TEST("indep_atomic", t_indep_atomic, 1, 0, 0, 0,
+	  "our atomic completes while the peer's SEND waits for a receive"),
+	TEST("indep_many_sends", t_indep_many_sends, 1, 0, 0, 0,
+	  "40 SENDs of the peer wait: our WRITE/READ/atomic still complete"),
+	TEST("whole_write_tail", t_whole_write_tail, 1, 0, 0, 0,
+	  "32 KiB WRITE, tail out of the MR: REM_ACCESS_ERR, nothing written"),
+	TEST("whole_read_tail", t_whole_read_tail, 1, 0, 0, 0,
+	  "32 KiB READ, tail out of the MR: REM_ACCESS_ERR, nothing read"),
+	TEST("whole_local_tail", t_whole_local_tail, 1, 0, 0, 0,
+	  "WRITE, local SGE half out of its MR: LOC_PROT_ERR, nothing sent",
+	  .ibv_skip = "rxe gathers packet by packet: it sends (and the peer "
+		      "writes) the SGE's bytes inside the MR, then flushes"),
+	TEST("whole_local_lkey2", t_whole_local_lkey2, 1, 0, 0, 0,
+	  "WRITE, second SGE with a bad lkey: LOC_PROT_ERR, nothing sent",
+	  .ibv_skip = "rxe gathers packet by packet: it sends (and the peer "
+		      "writes) the first SGE, then flushes"),
+	TEST("whole_local_huge", t_whole_local_huge, 1, 0, 0, 0,
+	  "WRITE, 2 GiB - 1 SGE over 64 KiB: LOC_PROT_ERR, nothing sent",
+	  .ibv_skip = "rxe checks no local SGE before sending: the peer's "
+		      "REM_ACCESS_ERR and rxe's flushed local error race"),
+	TEST("whole_send_len", t_whole_send_len, 1, 0, 0, 0,
+	  "32 KiB SEND into 16 KiB: LOC_LEN_ERR, nothing past the receive"),
+	TEST("whole_write_repeat", t_whole_write_repeat, 1, 0, 0, 0,
+	  "WRITE, tail out: REM_ACCESS_ERR every time, never WR_FLUSH_ERR"),
 	TEST("race_responder_dontneed", t_race_responder_dontneed, 1, T_ODP, 0, 0,
 	  "server pages MADV_DONTNEED'd during the stream"),
 	TEST("race_responder_munmap", t_race_responder_munmap, 1, T_ODP, 0, 0,

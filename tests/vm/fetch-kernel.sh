@@ -66,6 +66,11 @@ fetch() {
 	for deb in "$tmp"/*.deb; do
 		dpkg-deb -x "$deb" "$tmp/root" || { rm -rf "$tmp"; return 1; }
 	done
+	# The image's exact Debian version ("<package> <version> <source>"): the
+	# rxe source package must be that version (scripts/fetch-rxe-source.sh).
+	deb=$(ls "$tmp/$img"_*.deb) &&
+		printf '%s %s %s\n' "$(dpkg-deb -f "$deb" Package)" "$(dpkg-deb -f "$deb" Version)" \
+			"$(dpkg-deb -f "$deb" Source)" >"$tmp/root/.image-package" || { rm -rf "$tmp"; return 1; }
 	# The arch headers include the -common Makefile by absolute path.
 	sed -i "s|^include /usr/src/|include $dir/usr/src/|" \
 		"$tmp/root/usr/src/linux-headers-$v/Makefile" || { rm -rf "$tmp"; return 1; }

@@ -64,9 +64,14 @@ if [ -z "$ODP_OUT" ] || ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512
 	echo "ODP-VM-EXIT rc=98 rmmod=skipped taint=0"
 	busybox poweroff -f
 fi
+# vm.env: ODP_REPO ODP_KVER ODP_KROOT ODP_TIMEOUT ODP_MODULE ODP_RXE_MODULE
+# ODP_RXE_BUILT ODP_CORE_MODULE ODP_NET_ADDR ODP_KMEMLEAK
 # shellcheck source=/dev/null
-. "$ODP_OUT/vm.env"	# ODP_REPO ODP_KVER ODP_KROOT ODP_TIMEOUT ODP_MODULE ODP_NET_ADDR ODP_KMEMLEAK
-export ODP_OUT ODP_REPO ODP_KVER ODP_VM=1
+. "$ODP_OUT/vm.env"
+# ODP_RXE tells the command which rxe runs: "ours" (build/rxe) or "stock" (Debian's).
+ODP_RXE=stock
+[ -z "${ODP_RXE_MODULE:-}" ] || ODP_RXE=ours
+export ODP_OUT ODP_REPO ODP_KVER ODP_RXE ODP_VM=1
 
 setup_failed() {
 	log "SETUP FAILED: $*"
@@ -114,11 +119,26 @@ if [ -n "${ODP_KMEMLEAK:-}" ]; then
 	echo "odp-vm: kmemleak baseline: $(grep -c '^unreferenced object' "$ODP_OUT/kmemleak-boot.txt") objects left by boot cleared" >/dev/kmsg
 fi
 
+# --- our modules -------------------------------------------------------------
+OURS=()		# module names we inserted, in load order (removed in reverse)
+insmod_ours() {	# <file.ko>: its dependencies that are not loaded yet by modprobe, then it
+	local file=$1 name deps dep
+	name=${file##*/}
+	name=${name%.ko}
+	deps=$(modinfo -F depends "$file")
+	for dep in ${deps//,/ }; do
+		[ -d "/sys/module/$dep" ] || modprobe "$dep" || setup_failed "modprobe $dep (needed by $name)"
+	done
+	insmod "$file" || setup_failed "insmod $file"
+	OURS+=("$name")
+	log "$name inserted"
+}
+
 # --- network + rxe ----------------------------------------------------------
 if [ -n "${ODP_NET_ADDR:-}" ]; then
 	# A QEMU socket network to another VM (two hosts): rxe0 on eth0.
 	netdev=eth0
-	modprobe -a rdma_rxe ib_uverbs rdma_ucm virtio_net || setup_failed "modprobe"
+	modprobe -a ib_uverbs rdma_ucm virtio_net || setup_failed "modprobe"
 	for _ in {1..50}; do [ -e /sys/class/net/eth0 ] && break; sleep 0.1; done
 	ip -batch - <<-EOF || setup_failed "configure eth0"
 	link set lo up
@@ -128,7 +148,7 @@ if [ -n "${ODP_NET_ADDR:-}" ]; then
 else
 	# One host: rxe0 on a dummy netdev; loopback traffic works.
 	netdev=d0
-	modprobe -a rdma_rxe ib_uverbs rdma_ucm dummy || setup_failed "modprobe"
+	modprobe -a ib_uverbs rdma_ucm dummy || setup_failed "modprobe"
 	ip -batch - <<-EOF || setup_failed "create the dummy netdev d0"
 	link set lo up
 	link add d0 type dummy
@@ -136,24 +156,36 @@ else
 	link set d0 up
 	EOF
 fi
+# Our ODP core library goes in first: our rxe and odp.ko use its exports.
+[ -z "${ODP_CORE_MODULE:-}" ] || insmod_ours "$ODP_CORE_MODULE"
+if [ -n "${ODP_RXE_MODULE:-}" ]; then
+	# Ours replaces Debian's: the rdma link type "rxe" has room for one module.
+	if [ -d /sys/module/rdma_rxe ]; then
+		rdma link show rxe0 >/dev/null 2>&1 && { rdma link del rxe0 || setup_failed "rdma link del rxe0 (Debian's rxe)"; }
+		rmmod rdma_rxe || setup_failed "rmmod Debian's rdma_rxe"
+	fi
+	insmod_ours "$ODP_RXE_MODULE"	# after ib_core ib_uverbs udp_tunnel ip6_udp_tunnel
+	read -r srcv </sys/module/rdma_rxe/srcversion || srcv=
+	[ -n "$srcv" ] && [ "$srcv" = "$(modinfo -F srcversion "$ODP_RXE_MODULE")" ] ||
+		setup_failed "the loaded rdma_rxe (srcversion '${srcv}') is not $ODP_RXE_BUILT"
+	read -r taint </sys/module/rdma_rxe/taint || taint=
+	echo "ODP-VM-RXE: ours $ODP_RXE_BUILT srcversion=$srcv taint=$taint"
+else
+	modprobe rdma_rxe || setup_failed "modprobe rdma_rxe"
+	echo "ODP-VM-RXE: stock $(modinfo -F filename rdma_rxe) intree=$(modinfo -F intree rdma_rxe)"
+fi
 rdma link add rxe0 type rxe netdev $netdev || setup_failed "rdma link add rxe0 type rxe netdev $netdev"
 [ -c /dev/infiniband/uverbs0 ] || setup_failed "no /dev/infiniband/uverbs0"
 log "rxe0 up on $netdev"
 
 # --- the module under test --------------------------------------------------
-modname=
 if [ -n "${ODP_MODULE:-}" ]; then
-	modname=${ODP_MODULE##*/}
-	modname=${modname%.ko}
-	deps=$(modinfo -F depends "$ODP_MODULE")
-	[ -z "$deps" ] || modprobe -a ${deps//,/ } || setup_failed "modprobe $deps (needed by $modname)"
-	insmod "$ODP_MODULE" || setup_failed "insmod $ODP_MODULE"
-	if [ "$modname" = odp ]; then
+	insmod_ours "$ODP_MODULE"
+	if [ "${OURS[-1]}" = odp ]; then
 		for _ in {1..50}; do [ -c /dev/odp ] && break; sleep 0.1; done
 		[ -c /dev/odp ] || setup_failed "odp.ko loaded but /dev/odp did not appear"
 		chmod 0666 /dev/odp
 	fi
-	log "$modname loaded"
 fi
 
 # --- the command ------------------------------------------------------------
@@ -166,13 +198,21 @@ echo "ODP-VM-CMD-DONE rc=$rc uptime=$(uptime_s)"
 [ $rc = 124 ] && log "COMMAND TIMED OUT after ${ODP_TIMEOUT}s"
 cd /
 
+# Our modules out again, last in first out; rxe0 goes before our rxe.  Any
+# failure fails the run (the host sees rmmod=failed).
 rmmod_status=skipped
-if [ -n "$modname" ]; then
-	if rmmod "$modname"; then
-		rmmod_status=ok
+for ((i = ${#OURS[@]} - 1; i >= 0; i--)); do
+	name=${OURS[i]}
+	[ "$rmmod_status" = failed ] || rmmod_status=ok
+	if [ "$name" = rdma_rxe ] && rdma link show rxe0 >/dev/null 2>&1 && ! rdma link del rxe0; then
+		log "rdma link del rxe0 FAILED"
+		rmmod_status=failed
+	fi
+	if rmmod "$name"; then
+		log "$name removed"
 	else
 		rmmod_status=failed
-		log "rmmod $modname FAILED (refcount $(cat "/sys/module/$modname/refcnt" 2>/dev/null))"
+		log "rmmod $name FAILED (refcount $(cat "/sys/module/$name/refcnt" 2>/dev/null))"
 	fi
-fi
+done
 finish $rc $rmmod_status

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * odp_core: device access to a umem through its translation cache.
+ *
+ * The device (here the CPU copying on its behalf; the RDMA transport uses
+ * the same calls) reads and writes only pages whose entries it looked up
+ * under umem->lock.  Before dropping the lock it puts the range on
+ * umem->inflight; the invalidation of any page of the range waits until it is
+ * taken off.  So a fault never holds umem->lock while copying, and an
+ * invalidation of another part of the umem does not wait for the copy.
+ */
+#include <linux/highmem.h>
+#include <linux/hmm.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched/signal.h>
+
+#include "umem.h"
+
+/* Pages one access holds in flight at most. */
+#define ODP_ACCESS_CHUNK_PAGES	32
+
+bool odp_inflight_overlaps(struct odp_umem *umem, unsigned long start,
+			   unsigned long end)
+{
+	struct odp_inflight *inf;
+	bool overlaps = false;
+
+	spin_lock(&umem->inflight_lock);
+	list_for_each_entry(inf, &umem->inflight, node) {
+		if (inf->start < end && start < inf->end) {
+			overlaps = true;
+			break;
+		}
+	}
+	spin_unlock(&umem->inflight_lock);
+	return overlaps;
+}
+
+/*
+ * Look up the pages from @start on, up to @npages, that are mapped with the
+ * permission the access needs, and hold them in flight.  Returns how many
+ * leading pages were found (0: the first one needs a fault), or -EINVAL
+ * once the umem is deregistered.
+ */
+static long odp_umem_begin_access(struct odp_umem *umem, unsigned long start,
+				  unsigned long npages, bool write,
+				  struct page **pages, struct odp_inflight *inf)
+{
+	unsigned long i;
+
+	mutex_lock(&umem->lock);
+	if (umem->dead) {
+		mutex_unlock(&umem->lock);
+		return -EINVAL;
+	}
+	i = odp_pt_lookup(umem, start, npages, write, pages);
+	if (i) {
+		inf->start = start;
+		inf->end = start + i * PAGE_SIZE;
+		spin_lock(&umem->inflight_lock);
+		list_add(&inf->node, &umem->inflight);
+		spin_unlock(&umem->inflight_lock);
+	}
+	mutex_unlock(&umem->lock);
+	return i;
+}
+
+static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf)
+{
+	spin_lock(&umem->inflight_lock);
+	list_del(&inf->node);
+	spin_unlock(&umem->inflight_lock);
+	wake_up_all(&umem->inflight_wq);
+}
+
+/* Copy @len bytes between @buf and the held pages, from @offset in the first. */
+static void odp_copy_pages(struct page **pages, unsigned int offset,
+			   void *buf, size_t len, bool write)
+{
+	while (len) {
+		size_t n = min_t(size_t, len, PAGE_SIZE - offset);
+		void *vaddr = kmap_local_page(*pages);
+
+		if (write) {
+			memcpy(vaddr + offset, buf, n);
+			/*
+			 * Mark it dirty while the access still fences
+			 * invalidation: the page is still mapped, so it cannot
+			 * be truncated under us (as in umem_odp).
+			 */
+			folio_mark_dirty(page_folio(*pages));
+		} else {
+			memcpy(buf, vaddr + offset, n);
+		}
+		kunmap_local(vaddr);
+		buf += n;
+		len -= n;
+		offset = 0;
+		pages++;
+	}
+}
+
+/*
+ * Hold up to @max pages from the page of @iova on (not past @end_page),
+ * faulting them in as needed.  Returns how many are held, or an error.
+ */
+static long odp_umem_hold(struct odp_umem *umem, u64 iova, unsigned long end_page,
+			  unsigned long max, bool write, struct page **pages,
+			  struct odp_inflight *inf)
+{
+	unsigned long start = ALIGN_DOWN(iova, PAGE_SIZE);
+	unsigned long deadline, npages;
+	int ret;
+
+	npages = min((end_page - start) >> PAGE_SHIFT, max);
+	deadline = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	for (;;) {
+		long held;
+
+		held = odp_umem_begin_access(umem, start, npages, write, pages, inf);
+		if (held)
+			return held;
+		/* Invalidated again between fault and lookup, for too long? */
+		if (time_after(jiffies, deadline))
+			return -EBUSY;
+		ret = odp_umem_fault(umem, start,
+				     min(end_page,
+					 start + ODP_FAULT_BATCH_PAGES * PAGE_SIZE),
+				     write ? ODP_UMEM_FAULT_WRITE : 0);
+		if (ret)
+			return ret;
+	}
+}
+
+/**
+ * odp_umem_copy - device read or write of a umem range
+ * @umem: the umem; the caller keeps it from being freed and checked access
+ * @iova: start, inside the umem
+ * @buf: kernel buffer
+ * @len: bytes
+ * @write: true to write @buf into the umem, false to read the umem into @buf
+ *
+ * Faults missing pages in batches and retries until the whole range is
+ * done.  Return: 0 or an error of odp_umem_fault(), -EINTR on a fatal signal.
+ */
+int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
+		  bool write)
+{
+	unsigned long end_page = PAGE_ALIGN(iova + len);
+	size_t done = 0;
+	int ret = 0;
+
+	if (!odp_umem_covers(umem, iova, len))
+		return -EINVAL;
+	if (umem->implicit)
+		return odp_implicit_copy(umem, iova, buf, len, write);
+
+	while (done < len) {
+		struct page *pages[ODP_ACCESS_CHUNK_PAGES];
+		struct odp_inflight inf;
+		long held;
+		size_t n;
+
+		held = odp_umem_hold(umem, iova, end_page, ODP_ACCESS_CHUNK_PAGES,
+				     write, pages, &inf);
+		if (held < 0) {
+			ret = held;
+			break;
+		}
+		n = min_t(size_t, len - done,
+			  held * PAGE_SIZE - offset_in_page(iova));
+		odp_retry_hook_maybe(ODP_HOOK_INFLIGHT);
+		odp_copy_pages(pages, offset_in_page(iova), buf + done, n,
+			       write);
+		odp_umem_end_access(umem, &inf);
+
+		done += n;
+		iova += n;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+	}
+
+	odp_umem_inc(umem, ODP_UMEM_STAT_ACCESSES);
+	odp_umem_count(umem, ODP_UMEM_STAT_ACCESS_BYTES, done);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(odp_umem_copy);
+
+/**
+ * odp_umem_atomic - 8-byte atomic on a umem, as a responder executes it
+ * @umem: the umem; the caller keeps it from being freed and checked access
+ * @iova: 8-byte aligned address inside the umem
+ * @op: compare-and-swap, fetch-and-add or atomic write
+ * @a: the value compared with, added, or written
+ * @b: the value swapped in
+ * @old: the value before (not for ODP_UMEM_WRITE), or NULL
+ *
+ * A real CPU atomic on the page: atomic against other device atomics, from
+ * any QP, and against the CPU's own.
+ */
+int odp_umem_atomic(struct odp_umem *umem, u64 iova,
+		    enum odp_umem_atomic_op op, u64 a, u64 b, u64 *old)
+{
+	struct odp_inflight inf;
+	struct page *page;
+	u64 *word, prev = 0;
+	long held;
+	void *vaddr;
+
+	if (iova % sizeof(u64) || !odp_umem_covers(umem, iova, sizeof(u64)))
+		return -EINVAL;
+	if (umem->implicit)
+		return odp_implicit_atomic(umem, iova, op, a, b, old);
+	held = odp_umem_hold(umem, iova, PAGE_ALIGN(iova + sizeof(u64)), 1,
+			     true, &page, &inf);
+	if (held < 0)
+		return held;
+
+	vaddr = kmap_local_page(page);
+	word = vaddr + offset_in_page(iova);
+	switch (op) {
+	case ODP_UMEM_CMP_SWAP:
+		prev = cmpxchg64(word, a, b);
+		break;
+	case ODP_UMEM_FETCH_ADD:
+		prev = atomic64_fetch_add(a, (atomic64_t *)word);
+		break;
+	case ODP_UMEM_WRITE:
+		/* IBA A19.4.2: visible only after every earlier write. */
+		smp_store_release(word, a);
+		break;
+	}
+	kunmap_local(vaddr);
+	folio_mark_dirty(page_folio(page));
+	odp_umem_end_access(umem, &inf);
+	if (old)
+		*old = prev;
+
+	odp_umem_inc(umem, ODP_UMEM_STAT_ACCESSES);
+	odp_umem_count(umem, ODP_UMEM_STAT_ACCESS_BYTES, sizeof(u64));
+	return 0;
+}
+EXPORT_SYMBOL_GPL(odp_umem_atomic);

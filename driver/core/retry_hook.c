@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * odp_core: the retry hook, a debugfs knob for tests (root only).  It parks one
+ * fault between hmm_range_fault() and mmu_interval_read_retry() ("arm"),
+ * or one device access while it holds its pages in flight
+ * ("arm_inflight"), so that a test can run a real invalidation exactly
+ * there: the first must retry, the second must be waited for (or refused
+ * when it cannot be).
+ */
+#include <linux/debugfs.h>
+#include <linux/jump_label.h>
+#include <linux/jiffies.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+
+#include "umem.h"
+
+enum odp_retry_hook_state {
+	ODP_HOOK_IDLE,
+	ODP_HOOK_ARMED,
+	ODP_HOOK_PARKED,
+	ODP_HOOK_RELEASED,
+};
+
+static const char * const odp_hook_state_names[] = {
+	[ODP_HOOK_IDLE]		= "idle",
+	[ODP_HOOK_ARMED]	= "armed",
+	[ODP_HOOK_PARKED]	= "parked",
+	[ODP_HOOK_RELEASED]	= "released",
+};
+
+#define ODP_HOOK_PARK_TIMEOUT	(10 * HZ)
+
+/* Protects odp_hook_state and odp_hook_point. */
+static DEFINE_SPINLOCK(odp_hook_lock);
+static enum odp_retry_hook_state odp_hook_state;
+static enum odp_hook_point odp_hook_point;
+static DECLARE_WAIT_QUEUE_HEAD(odp_hook_wq);
+
+/*
+ * Production accesses pay one patched-out jump: the key is on only while
+ * an arm is outstanding (armed or parked).
+ */
+DEFINE_STATIC_KEY_FALSE(odp_retry_hook_key);
+
+void odp_retry_hook(enum odp_hook_point point)
+{
+	bool park = false;
+
+	spin_lock(&odp_hook_lock);
+	if (odp_hook_state == ODP_HOOK_ARMED && odp_hook_point == point) {
+		odp_hook_state = ODP_HOOK_PARKED;
+		park = true;
+	}
+	spin_unlock(&odp_hook_lock);
+	if (!park)
+		return;
+
+	wait_event_timeout(odp_hook_wq,
+			   READ_ONCE(odp_hook_state) == ODP_HOOK_RELEASED,
+			   ODP_HOOK_PARK_TIMEOUT);
+
+	spin_lock(&odp_hook_lock);
+	odp_hook_state = ODP_HOOK_IDLE;
+	spin_unlock(&odp_hook_lock);
+	static_branch_dec(&odp_retry_hook_key);	/* this arm is over */
+}
+
+static ssize_t odp_hook_read(struct file *file, char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	const char *name = odp_hook_state_names[READ_ONCE(odp_hook_state)];
+	char buf[16];
+	int len;
+
+	len = scnprintf(buf, sizeof(buf), "%s\n", name);
+	return simple_read_from_buffer(ubuf, count, ppos, buf, len);
+}
+
+static ssize_t odp_hook_write(struct file *file, const char __user *ubuf,
+			      size_t count, loff_t *ppos)
+{
+	char buf[16];
+	int ret = 0;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+
+	spin_lock(&odp_hook_lock);
+	if (sysfs_streq(buf, "arm") && odp_hook_state == ODP_HOOK_IDLE) {
+		odp_hook_state = ODP_HOOK_ARMED;
+		odp_hook_point = ODP_HOOK_FAULT;
+	} else if (sysfs_streq(buf, "arm_inflight") &&
+		   odp_hook_state == ODP_HOOK_IDLE) {
+		odp_hook_state = ODP_HOOK_ARMED;
+		odp_hook_point = ODP_HOOK_INFLIGHT;
+	} else if (sysfs_streq(buf, "disarm") &&
+		   odp_hook_state == ODP_HOOK_ARMED) {
+		odp_hook_state = ODP_HOOK_IDLE;
+	} else if (sysfs_streq(buf, "release") &&
+		   odp_hook_state == ODP_HOOK_PARKED) {
+		odp_hook_state = ODP_HOOK_RELEASED;
+	} else {
+		ret = -EINVAL;
+	}
+	spin_unlock(&odp_hook_lock);
+
+	if (ret)
+		return ret;
+	/*
+	 * One count per arm, dropped by disarm or by the parked access;
+	 * outside the spinlock: these may sleep.
+	 */
+	if (sysfs_streq(buf, "arm") || sysfs_streq(buf, "arm_inflight"))
+		static_branch_inc(&odp_retry_hook_key);
+	else if (sysfs_streq(buf, "disarm"))
+		static_branch_dec(&odp_retry_hook_key);
+	wake_up_all(&odp_hook_wq);
+	return count;
+}
+
+static const struct file_operations odp_hook_fops = {
+	.owner	= THIS_MODULE,
+	.read	= odp_hook_read,
+	.write	= odp_hook_write,
+	.llseek	= default_llseek,
+};
+
+void odp_retry_hook_init(struct dentry *dir)
+{
+	debugfs_create_file("retry_hook", 0600, dir, NULL, &odp_hook_fops);
+}
+

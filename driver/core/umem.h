@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * odp_core internals: the umem and its locking rules.
+ *
+ * Lock order, outermost first:
+ *   mmap_lock (read) -> odp_umem.lock -> odp_umem.pt's xa_lock
+ *                                    -> odp_umem.inflight_lock
+ * odp_umem.lock is taken inside mmu notifier invalidation, so nothing may
+ * allocate memory with reclaim (GFP_KERNEL) while holding it.
+ */
+#ifndef ODP_CORE_UMEM_H
+#define ODP_CORE_UMEM_H
+
+#include <linux/jump_label.h>
+#include <linux/list.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+
+#include "odp_core.h"
+
+/*
+ * The device page table ("pt", pt.c) maps each page of [start, end) that
+ * the device may touch to the struct page the CPU page table had when the
+ * entry was faulted, tagged ODP_PTE_WRITE when the device may write it; a
+ * huge mapping is one entry of its order.
+ *
+ * Invariant: an entry is present in pt only between a fault that saw no
+ * invalidation (mmu_interval_read_retry() false under lock) and the next
+ * invalidation of its page, which erases it under lock.  The device reads or
+ * writes a page only through an entry it looked up under lock, and only
+ * while an odp_inflight covering the page is on inflight; the invalidation
+ * waits for such accesses before it returns.  So the device never touches a
+ * page after the mm has been told it may free it.
+ */
+struct odp_umem {
+	struct mmu_interval_notifier notifier;
+	struct mm_struct	*mm;		/* mmgrab()ed; constant */
+	struct mem_cgroup	*memcg;		/* charged for pt; constant */
+	unsigned long		start;		/* page-aligned; constant */
+	unsigned long		end;
+
+	/*
+	 * Serialises faults against invalidations: protects pt, dead and
+	 * the check of the notifier sequence (mmu_interval_read_retry()).
+	 * Taken in the notifier callback: no GFP_KERNEL allocation under it.
+	 */
+	struct mutex		lock;
+	struct xarray		pt;		/* page index -> tagged page */
+	/* Set by odp_umem_kill(): no entry is installed, no access begins. */
+	bool			dead;
+
+	/* Device accesses under way; see access.c. */
+	spinlock_t		inflight_lock;	/* protects inflight */
+	struct list_head	inflight;	/* of struct odp_inflight */
+	wait_queue_head_t	inflight_wq;	/* woken when one ends */
+
+	atomic64_t		stats[ODP_UMEM_STAT_MAX];
+	atomic64_t		*sums;		/* the consumer's totals, or NULL */
+
+	/*
+	 * Implicit ODP (implicit.c): a parent covers the whole address space
+	 * and has no notifier or pt of its own; its lock protects children
+	 * and dead.  A child covers one aligned ODP_IMPLICIT_CHUNK and is
+	 * created on first access, and reaped once it maps nothing and
+	 * nobody uses it.
+	 */
+	bool			implicit;	/* a parent; constant */
+	struct odp_umem		*parent;	/* of a child; constant */
+	struct xarray		children;	/* chunk index -> child */
+	struct work_struct	reap;		/* frees idle children */
+	atomic_t		users;		/* of a child: accesses under way */
+	struct rcu_head		rcu;		/* freed after RCU (implicit.c) */
+};
+
+/* The span of one child of an implicit umem: a THP's worth. */
+#define ODP_IMPLICIT_SHIFT	PMD_SHIFT
+#define ODP_IMPLICIT_CHUNK	BIT(ODP_IMPLICIT_SHIFT)
+
+/* Tag of a pt entry (xa_tag_pointer()): 0 read-only, ODP_PTE_WRITE writable. */
+#define ODP_PTE_WRITE		1UL
+
+/* Entries dropped between two chances to reschedule. */
+#define ODP_ZAP_BATCH		1024
+
+/* A device access to [start, end) of a umem that invalidation waits for. */
+struct odp_inflight {
+	struct list_head	node;
+	unsigned long		start;
+	unsigned long		end;
+};
+
+/* Pages one hmm_range_fault() call asks for at most. */
+#define ODP_FAULT_BATCH_PAGES	512
+
+/* Is [iova, iova + len) inside the pages of the umem (and not empty)? */
+static inline bool odp_umem_covers(struct odp_umem *umem, u64 iova, u64 len)
+{
+	return len && iova >= umem->start && iova < umem->end &&
+	       len <= umem->end - iova;
+}
+
+static inline void odp_umem_inc(struct odp_umem *umem, enum odp_umem_stat stat)
+{
+	odp_umem_count(umem, stat, 1);
+}
+
+/* invalidate.c */
+extern const struct mmu_interval_notifier_ops odp_umem_notifier_ops;
+void odp_umem_zap_all(struct odp_umem *umem);
+
+/* pt.c: the device page table (pt), under odp_umem.lock */
+struct hmm_range;
+int odp_pt_install(struct odp_umem *umem, const struct hmm_range *range,
+		   unsigned long *installed);
+unsigned long odp_pt_lookup(struct odp_umem *umem, unsigned long start,
+			    unsigned long npages, bool write,
+			    struct page **pages);
+unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
+			 unsigned long end, bool write_protect, bool blockable);
+
+/* implicit.c */
+int odp_implicit_copy(struct odp_umem *parent, u64 va, void *buf, size_t len,
+		      bool to_umem);
+int odp_implicit_atomic(struct odp_umem *parent, u64 va,
+			enum odp_umem_atomic_op op, u64 a, u64 b, u64 *old);
+int odp_implicit_fault(struct odp_umem *parent, unsigned long start,
+		       unsigned long end, unsigned int flags);
+void odp_implicit_kill(struct odp_umem *parent);
+void odp_implicit_free(struct odp_umem *parent);
+void odp_implicit_child_idle(struct odp_umem *child);
+
+/* access.c */
+bool odp_inflight_overlaps(struct odp_umem *umem, unsigned long start,
+			   unsigned long end);
+
+/* retry_hook.c: where the debugfs retry hook can park (tests only). */
+enum odp_hook_point {
+	ODP_HOOK_FAULT,		/* between hmm_range_fault() and read_retry */
+	ODP_HOOK_INFLIGHT,	/* a device access holding its pages */
+};
+
+DECLARE_STATIC_KEY_FALSE(odp_retry_hook_key);
+void odp_retry_hook(enum odp_hook_point point);
+void odp_retry_hook_init(struct dentry *dir);
+
+static inline void odp_retry_hook_maybe(enum odp_hook_point point)
+{
+	if (static_branch_unlikely(&odp_retry_hook_key))
+		odp_retry_hook(point);
+}
+
+#endif /* ODP_CORE_UMEM_H */

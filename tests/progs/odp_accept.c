@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ACCEPT blocked on a QP that another thread destroys: the accept must end
+ * at once with ECONNABORTED, as it does when its listener is destroyed, not
+ * sleep on until its timeout (or forever with timeout 0).
+ *
+ * No client ever comes.  The destroy is a raw DESTROY_QP ioctl, so that
+ * libodp does not free the struct odp_qp the accepting thread was given.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uapi/odp_abi.h>
+
+#include "helpers.h"
+
+#define IBDEV		"rxe0"
+#define LISTEN_ADDR	"10.99.0.1"
+#define DESTROY_AFTER_MS 300
+/* How long after the destroy the accept may take to return. */
+#define WAKE_BOUND_MS	1000
+
+struct acc {
+	struct odp_context *ctx;
+	struct odp_pd *pd;
+	struct odp_cq *cq;
+	struct odp_qp *qp;
+	struct odp_listener *ln;
+	int timeout_ms;
+	/* results */
+	int ret;
+	uint64_t done_ms;
+	volatile int done;
+};
+
+static void *accepter(void *p)
+{
+	struct acc *a = p;
+
+	a->ret = odp_accept(a->ln, a->qp, a->timeout_ms);
+	a->done_ms = now_ms();
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void setup(struct acc *a, int timeout_ms)
+{
+	struct odp_qp_init_attr attr = { 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	a->timeout_ms = timeout_ms;
+	if (access("/dev/odp", F_OK))
+		SKIP("/dev/odp missing (odp.ko not loaded)");
+	a->ctx = odp_open_device(NULL);
+	if (!a->ctx)
+		FAIL("odp_open_device: %s", strerror(errno));
+	r = odp_bind_device(a->ctx, IBDEV, 1, NULL);
+	if (r == ENODEV)
+		SKIP("no RDMA device %s", IBDEV);
+	if (r)
+		FAIL("odp_bind_device(%s): %s", IBDEV, strerror(r));
+	a->pd = odp_alloc_pd(a->ctx);
+	if (!a->pd)
+		FAIL("odp_alloc_pd: %s", strerror(errno));
+	a->cq = odp_create_cq(a->ctx, 16);
+	if (!a->cq)
+		FAIL("odp_create_cq: %s", strerror(errno));
+	attr.send_cq = a->cq;
+	attr.recv_cq = a->cq;
+	attr.cap.max_send_wr = 4;
+	attr.cap.max_recv_wr = 4;
+	attr.qp_type = ODP_QPT_RC;
+	a->qp = odp_create_qp(a->pd, &attr);
+	if (!a->qp)
+		FAIL("odp_create_qp: %s", strerror(errno));
+	/* Port 0: an ephemeral port nobody connects to. */
+	inet_pton(AF_INET, LISTEN_ADDR, &sin.sin_addr);
+	a->ln = odp_listen(a->ctx, (struct sockaddr *)&sin, 4);
+	if (!a->ln)
+		FAIL("odp_listen(%s:0): %s", LISTEN_ADDR, strerror(errno));
+}
+
+static int raw_destroy_qp(struct odp_context *ctx, uint32_t handle)
+{
+	struct odp_abi_destroy_qp a = { .qp_handle = handle };
+
+	return ioctl(ctx->cmd_fd, ODP_IOC_DESTROY_QP, &a) ? errno : 0;
+}
+
+/* Wait up to ms for the accepting thread; 1 if it is done. */
+static int wait_done(struct acc *a, pthread_t th, unsigned int ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	while (!__atomic_load_n(&a->done, __ATOMIC_ACQUIRE)) {
+		if (now_ms() > end)
+			return 0;
+		usleep(5000);
+	}
+	pthread_join(th, NULL);
+	return 1;
+}
+
+/*
+ * Block an accept with the given timeout, destroy its QP after
+ * DESTROY_AFTER_MS, and expect ECONNABORTED within WAKE_BOUND_MS.  If the
+ * accept is still blocked after wait_ms, destroy the listener (which does
+ * wake it) so that the test never hangs, and fail.
+ */
+static int accept_destroy(int timeout_ms, unsigned int wait_ms)
+{
+	struct acc a;
+	pthread_t th;
+	uint64_t t0, destroyed;
+	int r;
+
+	setup(&a, timeout_ms);
+	t0 = now_ms();
+	if (pthread_create(&th, NULL, accepter, &a))
+		FAIL("pthread_create");
+	usleep(DESTROY_AFTER_MS * 1000);
+	if (__atomic_load_n(&a.done, __ATOMIC_ACQUIRE))
+		FAIL("odp_accept returned %d (%s) before its QP was destroyed, "
+		     "with no client", a.ret, strerror(a.ret));
+
+	destroyed = now_ms();
+	r = raw_destroy_qp(a.ctx, a.qp->handle);
+	if (r)
+		FAIL("DESTROY_QP of the QP an accept is blocked on: %s", strerror(r));
+	printf("destroy_ms=%llu\n", (unsigned long long)(now_ms() - destroyed));
+
+	if (!wait_done(&a, th, wait_ms)) {
+		printf("accept_returned=0\n");
+		/* Wake it the way that works, then report. */
+		r = odp_destroy_listener(a.ln);
+		if (r || !wait_done(&a, th, 5000))
+			FAIL("odp_accept still blocked %u ms after its QP was "
+			     "destroyed, and destroying the listener (%s) did not "
+			     "end it either", wait_ms, r ? strerror(r) : "ok");
+		FAIL("odp_accept(timeout %d ms) still blocked %u ms after its QP "
+		     "was destroyed (ended only by destroying the listener: %d %s)",
+		     timeout_ms, wait_ms, a.ret, strerror(a.ret));
+	}
+	printf("accept_returned=1 accept_errno=%d accept_ms=%llu "
+	       "after_destroy_ms=%llu\n", a.ret,
+	       (unsigned long long)(a.done_ms - t0),
+	       (unsigned long long)(a.done_ms - destroyed));
+	if (a.ret != ECONNABORTED)
+		FAIL("odp_accept on a destroyed QP returned %d (%s) after %llu ms "
+		     "(%llu ms after the destroy), expected ECONNABORTED",
+		     a.ret, a.ret ? strerror(a.ret) : "success",
+		     (unsigned long long)(a.done_ms - t0),
+		     (unsigned long long)(a.done_ms - destroyed));
+	if (a.done_ms - destroyed > WAKE_BOUND_MS)
+		FAIL("odp_accept returned %llu ms after its QP was destroyed "
+		     "(bound %d ms)", (unsigned long long)(a.done_ms - destroyed),
+		     WAKE_BOUND_MS);
+
+	/* The QP is gone; everything else still works and goes. */
+	r = raw_destroy_qp(a.ctx, a.qp->handle);
+	if (r != EINVAL)
+		FAIL("second DESTROY_QP: %d (%s), expected EINVAL", r, strerror(r));
+	free(a.qp);
+	EXPECT_OK(odp_destroy_listener(a.ln));
+	EXPECT_OK(odp_destroy_cq(a.cq));
+	EXPECT_OK(odp_dealloc_pd(a.pd));
+	EXPECT_OK(odp_close_device(a.ctx));
+	return T_PASS;
+}
+
+/* accept(timeout 3000 ms): ECONNABORTED at once, not ETIMEDOUT at 3 s. */
+static int accept_destroy_qp(void)
+{
+	return accept_destroy(3000, 4000);
+}
+
+/* accept(timeout 0 = forever): ECONNABORTED at once, not never. */
+static int accept_destroy_qp_forever(void)
+{
+	return accept_destroy(0, 3000);
+}
+
+static const struct odp_test tests[] = {
+	{ "accept_destroy_qp", accept_destroy_qp },
+	{ "accept_destroy_qp_forever", accept_destroy_qp_forever },
+};
+
+TEST_MAIN(tests)

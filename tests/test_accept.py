@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: MIT
+"""An ACCEPT blocked on a QP that is destroyed (odp_accept.c).
+
+No client comes; another thread destroys the QP the accept waits with (a raw
+DESTROY_QP).  Destroying the QP releases its transport, which must wake the
+accept at once with ECONNABORTED, as destroying the listener does.
+"""
+
+ECONNABORTED = 103
+WAKE_BOUND_MS = 1000
+
+
+def _check(r, name):
+    assert r["test"] == name
+    assert r["accept_returned"] == 1
+    assert r["accept_errno"] == ECONNABORTED
+    assert r["after_destroy_ms"] <= WAKE_BOUND_MS
+
+
+def test_accept_destroy_qp(run):
+    """accept(timeout 3 s) + DESTROY_QP of its QP: ECONNABORTED within 1 s, not ETIMEDOUT at 3 s."""
+    _check(run("odp_accept", "accept_destroy_qp", timeout=60), "accept_destroy_qp")
+
+
+def test_accept_destroy_qp_forever(run):
+    """accept(timeout 0 = forever) + DESTROY_QP: ECONNABORTED within 1 s, not blocked for good."""
+    _check(run("odp_accept", "accept_destroy_qp_forever", timeout=60),
+           "accept_destroy_qp_forever")
