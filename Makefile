@@ -11,6 +11,10 @@
 #                 write Documentation/benchmarks.{md,png,json} (benchmarks/report.py)
 #   make stress   install deps, build, run tests/stress/odp_stress for STRESS_TIME
 #                 seconds (default 300) in a VM: traffic under mutation and kill -9
+#   make debug-kernel      build the debug kernel (KASAN, lockdep, kmemleak, ...)
+#                          from Debian's linux-source-6.12 into the cache
+#   make check KERNEL=debug   the suite on it (our modules built into build/debug/);
+#                 KERNEL=debug works for module, rxe, check, demo, vm, fuzz, stress
 #
 # The Debian 6.12 kernel (image, headers, modules) is unpacked into
 # $(ODP_CACHE)/kernel/<version>/ by tests/vm/fetch-kernel.sh; nothing is
@@ -20,9 +24,36 @@ SHELL		:= /bin/bash
 PYTHON		:= /usr/bin/python3
 export ODP_CACHE ?= $(HOME)/.cache/odp
 
-# Evaluated when a recipe runs, i.e. after `kernel` has written .../current.
+# KERNEL=debug: build against and run on the debug kernel of `make
+# debug-kernel` (tests/vm/debug-kernel.sh) instead of Debian's.
+KERNEL		?=
+# Evaluated when a recipe runs, i.e. after `kernel` has written .../current
+# (or .../debug).
+ifeq ($(KERNEL),debug)
+KVER		 = $(shell cat $(ODP_CACHE)/kernel/debug 2>/dev/null)
+KDIR		 = $(ODP_CACHE)/kernel/$(KVER)/lib/modules/$(KVER)/build
+# The debug kernel's modules are built apart from Debian's: odp_core.ko and
+# odp.ko in a mirror of driver/ made of links to its sources, our rxe in
+# build/debug/rxe/ (from the rxe source of the debug kernel's own tree).
+MODDIR		:= build/debug/driver
+RXE_ARGS	:= RXE_BUILD=$(CURDIR)/build/debug/rxe RXE_STAGE=$(CURDIR)/build/debug/rxe-src \
+		   RXE_EXTRA_SYMBOLS=$(CURDIR)/$(MODDIR)/Module.symvers
+# The runner (also when the two-host tests start it) boots the debug kernel
+# and takes the modules in build/debug/.
+export ODP_VM_KERNEL := debug
+# KASAN and lockdep make everything several times slower: the harness's time
+# limits (tests/conftest.py) are multiplied by this in the VM.
+ODP_TIMEOUT_SCALE ?= 4
+VM_ENV		:= --env ODP_TIMEOUT_SCALE $(ODP_TIMEOUT_SCALE)
+else ifeq ($(KERNEL),)
 KVER		 = $(shell cat $(ODP_CACHE)/kernel/current 2>/dev/null)
 KDIR		 = $(ODP_CACHE)/kernel/$(KVER)/usr/src/linux-headers-$(KVER)
+MODDIR		:= driver
+RXE_ARGS	:=
+VM_ENV		:=
+else
+$(error KERNEL=$(KERNEL): the choices are KERNEL=debug or none (Debian's kernel))
+endif
 
 VM		:= $(PYTHON) tests/vm/run
 # Limit on the command inside the VM, seconds (the VM gets 180 s more).
@@ -40,28 +71,49 @@ all: module rxe lib progs examples
 deps:
 	bash scripts/install-deps.sh
 
+ifeq ($(KERNEL),debug)
+kernel: debug-kernel
+else
 kernel:
 	@bash tests/vm/fetch-kernel.sh >/dev/null
+endif
 
 # The debug kernel (KASAN, lockdep, DEBUG_LIST/OBJECTS, kmemleak, failslab)
 # from Debian's source of the VM kernel's exact version; source, build and
 # install live in $(ODP_CACHE).  About 15 min on 2 cores; a repeated
-# `make debug-kernel` does nothing.  (Booting it in the runner and
-# `make check KERNEL=debug` are not merged yet.)
+# `make debug-kernel` does nothing.
 debug-kernel:
 	@bash tests/vm/debug-kernel.sh >/dev/null
 
+# KERNEL=debug: build/debug/driver/ mirrors driver/'s Kbuild and the
+# directories it names (obj-m) by links to their Kbuild files and sources
+# (dangling links go), so that kbuild's objects for the debug kernel stay
+# apart from those for Debian's.
 module: kernel
 	@test -f driver/Kbuild || { echo "make: driver/Kbuild does not exist yet"; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/driver modules
+ifeq ($(KERNEL),debug)
+	@set -e; mkdir -p $(MODDIR) && ln -sfn ../../include build/debug/include; \
+	 find $(MODDIR) -type l ! -exec test -e {} \; -delete; \
+	 ln -sfnr driver/Kbuild $(MODDIR)/Kbuild; \
+	 for d in $$(sed -n 's/^obj-m[[:space:]]*:=//p' driver/Kbuild); do \
+		mkdir -p $(MODDIR)/$$d; \
+		for f in driver/$${d%/}/Kbuild driver/$${d%/}/*.[ch]; do \
+			case "$$f" in *.mod.c) continue ;; esac; \
+			[ -L "$(MODDIR)/$${f#driver/}" ] || ln -sr "$$f" "$(MODDIR)/$${f#driver/}"; \
+		done; \
+	 done
+endif
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODDIR) modules
 
 # Our rdma_rxe.ko (build/rxe/): Debian's rxe source of this kernel + the
 # patch series and own files of driver/rxe/ (see driver/rxe/Makefile).  After
 # `module`: the ODP rxe links against the ODP core's exports (its
 # Module.symvers, RXE_EXTRA_SYMBOLS).  The VM runner loads it instead of
-# Debian's rdma_rxe unless given --stock-rxe.
+# Debian's rdma_rxe unless given --stock-rxe.  KERNEL=debug: build/debug/rxe/,
+# from the rxe source of the tree the debug kernel was built from (the same
+# Debian linux-source version; scripts/fetch-rxe-source.sh checks that).
 rxe: module
-	$(MAKE) -C driver/rxe KVER=$(KVER) KDIR=$(KDIR)
+	$(MAKE) -C driver/rxe KVER=$(KVER) KDIR=$(KDIR) $(RXE_ARGS)
 
 # libodp, the test programs and the examples have their own Makefiles; a
 # missing one is reported and skipped (the parts are written in parallel).
@@ -91,7 +143,7 @@ check:
 	@if [ -d tests/host ]; then \
 		$(PYTHON) -m pytest -v -rs --confcutdir=tests/host -p no:cacheprovider \
 			--junitxml=$(CHECK_OUT)-host.xml tests/host; fi
-	$(VM) --timeout $(VM_TIMEOUT) --out $(CHECK_OUT) --env PYTEST_ADDOPTS "$$T" -- \
+	$(VM) --timeout $(VM_TIMEOUT) --out $(CHECK_OUT) --env PYTEST_ADDOPTS "$$T" $(VM_ENV) -- \
 		$(PYTHON) -m pytest -v -rs -p no:cacheprovider --ignore=tests/host \
 			--junitxml=$(CHECK_OUT)/junit.xml tests/
 
@@ -99,7 +151,7 @@ demo:
 	$(MAKE) deps
 	$(MAKE) module rxe lib examples
 	@test -x examples/odp_demo || { echo "make: examples/odp_demo was not built"; exit 1; }
-	$(VM) --timeout $(VM_TIMEOUT) --out $(DEMO_OUT) -- examples/odp_demo
+	$(VM) --timeout $(VM_TIMEOUT) --out $(DEMO_OUT) $(VM_ENV) -- examples/odp_demo
 
 # Both fuzzers in one VM, FUZZ_TIME seconds each; every run prints its seed
 # (FUZZ_SEED=N replays one).  Logs in build/vm-out/fuzz-<date>/.
@@ -109,12 +161,12 @@ FUZZ_OUT	:= $(CURDIR)/build/vm-out/fuzz-$(RUN_ID)
 fuzz:
 	$(MAKE) deps
 	$(MAKE) module rxe lib progs
-	$(VM) --timeout $$(( 2 * $(FUZZ_TIME) + 600 )) --out $(FUZZ_OUT) -- \
+	$(VM) --timeout $$(( 2 * $(FUZZ_TIME) + 600 )) --out $(FUZZ_OUT) $(VM_ENV) -- \
 		bash tests/fuzz/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_SEED)
 
 # Any command in the VM, e.g. make vm CMD='ibv_devinfo; numactl -H'
 vm: module rxe
-	$(VM) --timeout $(VM_TIMEOUT) -- bash -c '$(CMD)'
+	$(VM) --timeout $(VM_TIMEOUT) $(VM_ENV) -- bash -c '$(CMD)'
 
 # The benchmarks run in one VM; the report is written on the host from the
 # JSON the VM left in BENCH_OUT, also when a benchmark failed (it says so).
@@ -157,7 +209,7 @@ STRESS_OUT	:= $(CURDIR)/build/vm-out/stress-$(RUN_ID)
 stress:
 	$(MAKE) deps
 	$(MAKE) module rxe lib progs
-	$(VM) --timeout $$(( $(STRESS_TIME) + 600 )) --out $(STRESS_OUT) -- \
+	$(VM) --timeout $$(( $(STRESS_TIME) + 600 )) --out $(STRESS_OUT) $(VM_ENV) -- \
 		tests/stress/odp_stress -t $(STRESS_TIME) $(STRESS_ARGS)
 
 lint: kernel
@@ -166,7 +218,7 @@ lint: kernel
 
 clean:
 	@if [ -n "$(KVER)" ] && [ -d "$(KDIR)" ]; then \
-		$(MAKE) -C $(KDIR) M=$(CURDIR)/driver clean; fi
+		$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODDIR) clean; fi
 	rm -f driver/*/*.o driver/*/.*.o driver/*/*.ko driver/.*.cmd driver/*/.*.cmd \
 		driver/*/*.mod driver/*/*.mod.c driver/Module.symvers driver/modules.order \
 		driver/*/modules.order

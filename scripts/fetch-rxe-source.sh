@@ -14,7 +14,9 @@
 #   ${ODP_CACHE:-~/.cache/odp}/rxe-source/<version>/{drivers/infiniband/sw/rxe,Makefile,.complete}
 #
 # (a kernel-shaped tree: patches with kernel paths apply there with patch -p1).
-# The .deb is deleted afterwards.  Cached: no apt call, no download.  Any
+# The .deb is deleted afterwards.  Cached: no apt call, no download.  The
+# debug kernel (make debug-kernel) takes the rxe source from the Debian tree
+# it was built from, see below.  Any
 # disagreement between the versions is an error: a module built from another
 # kernel's rxe source must never be loaded.
 set -euo pipefail
@@ -27,6 +29,18 @@ RXE=drivers/infiniband/sw/rxe
 log() { echo "fetch-rxe-source: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+check_tree() {	# <root>: the extracted kernel Makefile must say $upstream
+	local v p s
+	v=$(sed -n 's/^VERSION = //p' "$1/Makefile")
+	p=$(sed -n 's/^PATCHLEVEL = //p' "$1/Makefile")
+	s=$(sed -n 's/^SUBLEVEL = //p' "$1/Makefile")
+	[ "$v.$p.$s" = "$upstream" ] ||
+		die "$pkg $ver holds Linux $v.$p.$s, the kernel is $upstream ($kver)"
+	[ -f "$1/$RXE/Makefile" ] && [ -f "$1/$RXE/rxe.c" ] || die "no $RXE in $pkg $ver"
+}
+
+stamp() { printf '%s %s %s\n' "$pkg" "$ver" "$kver"; }
+
 kver=${ODP_KVER:-}
 case "${1:-}" in
 --kver) kver=${2:?--kver needs a value} ;;
@@ -37,6 +51,53 @@ esac
 	die "no kernel in $KROOT: run tests/vm/fetch-kernel.sh (make kernel) first"
 kdir=$KROOT/$kver
 [ -f "$kdir/.complete" ] || die "kernel $kver is not (completely) in $kdir: run make kernel"
+
+# --- the debug kernel (tests/vm/debug-kernel.sh, make debug-kernel) ----------
+# It is built from the whole linux-source-<x.y> tree of one Debian version,
+# <cache>/debug-kernel/<version>/linux-source-<x.y>, into .../<version>/build,
+# which its lib/modules/<kver>/build points to.  Its rxe source is that
+# tree's own: copied (with the top Makefile) into <cache>/rxe-source/<kver>/,
+# stamped with the tree's package and version, after checking that the
+# build dir is that tree's (its `source` link), that it calls itself <kver>,
+# and that the tree is the Linux release <kver> names.
+if [ -f "$kdir/.debug-key" ]; then
+	build=$(readlink -f "$kdir/lib/modules/$kver/build") ||
+		die "debug kernel $kver: no lib/modules/$kver/build link in $kdir"
+	top=${build%/build}
+	ver=${top##*/}				# 6.12.117-1~deb12u1
+	upstream=${ver%%-*}			# 6.12.117
+	series=$(cut -d. -f1,2 <<<"$upstream")	# 6.12
+	pkg=linux-source-$series
+	tree=$top/$pkg
+	[ "${build##*/}" = build ] && [ -f "$top/.extracted" ] && [ -d "$tree" ] ||
+		die "debug kernel $kver: $build is not the build dir of an extracted $pkg"
+	[ "$(readlink -f "$build/source")" = "$(readlink -f "$tree")" ] ||
+		die "debug kernel $kver: $build was built from $(readlink -f "$build/source"), not $tree"
+	rel=$(cat "$build/include/config/kernel.release" 2>/dev/null) || rel=
+	[ "$rel" = "$kver" ] || die "debug kernel $kver: its build dir says release '${rel:-?}'"
+	case "$kver" in "$upstream"-*) ;; *) die "debug kernel $kver is not Linux $upstream ($pkg $ver)" ;; esac
+	check_tree "$tree"
+	mkdir -p "$SROOT"
+	exec 9>"$SROOT/.lock"
+	flock 9
+	dir=$SROOT/$kver
+	if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$(stamp)" ] &&
+	   diff -rq "$tree/$RXE" "$dir/$RXE" >/dev/null; then
+		echo "$dir"
+		exit 0
+	fi
+	tmp=$(mktemp -d "$SROOT/.copy-$kver.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	mkdir -p "$tmp/$RXE"
+	cp "$tree/Makefile" "$tmp/"
+	cp -a "$tree/$RXE/." "$tmp/$RXE/"
+	check_tree "$tmp"
+	stamp >"$tmp/.complete"
+	rm -rf "$dir" && mv "$tmp" "$dir"
+	log "$pkg $ver (the debug kernel $kver's own tree): $(ls "$dir/$RXE" | wc -l) files in $dir/$RXE"
+	echo "$dir"
+	exit 0
+fi
 
 # --- the Debian version of the kernel we build against and boot -------------
 # 1. The image package's own Version (recorded by fetch-kernel.sh from the
@@ -71,18 +132,6 @@ series=$(cut -d. -f1,2 <<<"$upstream")	# 6.12
 case "$kver" in "$upstream"+*) ;; *) die "kernel $kver does not match Debian version $ver" ;; esac
 pkg=linux-source-$series
 dir=$SROOT/$ver
-
-check_tree() {	# <root>: the extracted kernel Makefile must say $upstream
-	local v p s
-	v=$(sed -n 's/^VERSION = //p' "$1/Makefile")
-	p=$(sed -n 's/^PATCHLEVEL = //p' "$1/Makefile")
-	s=$(sed -n 's/^SUBLEVEL = //p' "$1/Makefile")
-	[ "$v.$p.$s" = "$upstream" ] ||
-		die "$pkg $ver holds Linux $v.$p.$s, the kernel is $upstream ($kver)"
-	[ -f "$1/$RXE/Makefile" ] && [ -f "$1/$RXE/rxe.c" ] || die "no $RXE in $pkg $ver"
-}
-
-stamp() { printf '%s %s %s\n' "$pkg" "$ver" "$kver"; }
 
 mkdir -p "$SROOT"
 exec 9>"$SROOT/.lock"

@@ -35,6 +35,10 @@ KERNEL_PROBLEMS = re.compile(
 )
 
 DEFAULT_TIMEOUT = int(os.environ.get("ODP_TEST_TIMEOUT", "120"))
+# Every time limit of the harness (run_prog's, wait_for's) is multiplied by
+# this: a slower kernel (the debug kernel: KASAN, lockdep) gets more time,
+# the tests' assertions stay the same.
+TIMEOUT_SCALE = float(os.environ.get("ODP_TIMEOUT_SCALE", "1"))
 
 
 # --------------------------------------------------------------------------
@@ -197,6 +201,7 @@ def run_prog(prog, test, timeout=DEFAULT_TIMEOUT, env=None, expect_rc=0):
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
+    timeout *= TIMEOUT_SCALE
     start = time.monotonic()
     try:
         proc = subprocess.run([path, test], stdout=subprocess.PIPE,
@@ -286,7 +291,7 @@ def module_refcnt():
 
 def wait_for(pred, timeout=10.0, interval=0.05):
     """Poll pred() until it is truthy or timeout; returns its last value."""
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * TIMEOUT_SCALE
     while True:
         val = pred()
         if val or time.monotonic() > end:

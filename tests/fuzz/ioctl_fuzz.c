@@ -1889,6 +1889,12 @@ int main(int argc, char **argv)
 		if (hang && now > hang_at + 30000)
 			break;
 	}
+	/*
+	 * The workers stop at the deadline on their own, so the loop can end
+	 * on all_done before it set g_stop: the churn thread, which runs
+	 * until g_stop, must be told here or the join below waits forever.
+	 */
+	g_stop = true;
 	iters_at_end = g_iters;
 	if (!hang) {
 		for (unsigned int i = 0; i < g_threads; i++)

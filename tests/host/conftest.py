@@ -57,7 +57,7 @@ LISTEN_WAIT = 120		# VM A's qemu must listen within this
 KERNEL_PROBLEMS = re.compile(
     r"WARNING:|BUG:|kernel BUG|\] BUG |Oops|general protection fault|"
     r"list_add corruption|list_del corruption|refcount_t:|"
-    r"possible circular locking|lockdep|KASAN|UBSAN|hung task|hung_task|"
+    r"possible circular locking|lockdep(?! checking is enabled)|KASAN|UBSAN|hung task|hung_task|"
     r"blocked for more than|Call Trace|Kernel panic|soft lockup|hard LOCKUP|"
     r"rcu.*detected stall"
 )

@@ -26,9 +26,18 @@ mkdir -p "$tmp/bin" "$tmp/modules" "$tmp/dev"
 mknod -m 600 "$tmp/dev/console" c 5 1 2>/dev/null || true
 cp /bin/busybox "$tmp/bin/busybox"
 install -m 0755 "$here/initramfs-init" "$tmp/init"
-# modprobe --show-depends prints "insmod <path>" in load order (dependencies first).
-modprobe -d "$kroot" -S "$ver" --show-depends -a $MODULES |
-	awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++' |
+# modprobe --show-depends prints "insmod <path>" in load order (dependencies
+# first), or "builtin <name>" for what the kernel has built in: Debian's
+# kernel has 9p and overlay as modules, the debug kernel (debug-kernel.sh)
+# has them built in; the init loads whatever modules.load lists.
+: >"$tmp/modules.load"
+for m in $MODULES; do
+	deps=$(modprobe -d "$kroot" -S "$ver" --show-depends "$m") ||
+		{ echo "mkinitramfs: $m: neither a module nor built into $ver" >&2; exit 1; }
+	grep -qE "^(insmod|builtin) " <<<"$deps" ||
+		{ echo "mkinitramfs: $m: unexpected modprobe output: $deps" >&2; exit 1; }
+	awk '$1 == "insmod" { print $2 }' <<<"$deps"
+done | awk '!seen[$0]++' |
 	while read -r ko; do
 		name=$(basename "$ko")
 		case "$name" in
@@ -39,8 +48,10 @@ modprobe -d "$kroot" -S "$ver" --show-depends -a $MODULES |
 		esac
 		echo "$name" >>"$tmp/modules.load"
 	done
-[ "$(wc -l <"$tmp/modules.load")" -ge 3 ] || { echo "mkinitramfs: modules not found" >&2; exit 1; }
-rm -f "$kroot"/initramfs-*.cpio
+# Older initramfs of this kernel (built by another version of this script,
+# e.g. in another worktree) go once they are an hour old: a runner may have
+# been handed one a moment ago and not have started qemu yet.
+find "$kroot" -maxdepth 1 -name 'initramfs-*.cpio' -mmin +60 -delete
 (cd "$tmp" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$out.tmp.$$"
 mv "$out.tmp.$$" "$out"
 echo "$out"
