@@ -39,8 +39,15 @@ all: module rxe lib progs examples
 deps:
 	bash scripts/install-deps.sh
 
+# KDIR given on the command line (a host's /lib/modules/<kver>/build, as
+# DKMS and `make install KVER=... KDIR=...` do): build against it, fetch
+# nothing.
 kernel:
+ifeq ($(origin KDIR),command line)
+	@test -f $(KDIR)/Makefile || { echo "make: KDIR=$(KDIR) holds no kernel headers"; exit 1; }
+else
 	@bash tests/vm/fetch-kernel.sh >/dev/null
+endif
 
 # The debug kernel (KASAN, lockdep, DEBUG_LIST/OBJECTS, kmemleak, failslab)
 # from Debian's source of the VM kernel's exact version; source, build and
@@ -60,7 +67,7 @@ module: kernel
 # Module.symvers, RXE_EXTRA_SYMBOLS).  The VM runner loads it instead of
 # Debian's rdma_rxe unless given --stock-rxe.
 rxe: module
-	$(MAKE) -C driver/rxe KVER=$(KVER) KDIR=$(KDIR)
+	ODP_KDIR=$(KDIR) $(MAKE) -C driver/rxe KVER=$(KVER) KDIR=$(KDIR)
 
 # libodp, the test programs and the examples have their own Makefiles; a
 # missing one is reported and skipped (the parts are written in parallel).
@@ -149,6 +156,107 @@ stress:
 lint: kernel
 	bash scripts/install-deps.sh --lint
 	bash scripts/lint.sh $(KDIR)
+
+# --- make install --------------------------------------------------------
+# Installs, under DESTDIR (staging) and PREFIX (default /usr/local):
+#   $(LIBDIR)/libodp.so.1.0.0 (SONAME libodp.so.1, symbol versions of
+#   libodp/libodp.map) + the libodp.so.1 and libodp.so links + libodp.a,
+#   $(INCLUDEDIR)/odp.h, $(PKGCONFIGDIR)/libodp.pc, the man pages (with an
+#   alias page per call that shares a page, as rdma-core installs them),
+#   the tools (odpstat) and examples (odp_demo, odp_rc_pingpong,
+#   odp_write_bw) in $(BINDIR), and the kernel modules odp_core.ko, odp.ko
+#   and our rdma_rxe.ko in /lib/modules/$(KVER)/updates/ (searched by depmod
+#   before the in-tree rxe).  KVER/KDIR default to the VM kernel of the
+#   cache; for the running kernel: make install KVER=$$(uname -r)
+#   KDIR=/lib/modules/$$(uname -r)/build.  Or let DKMS build the modules for
+#   every kernel: make install-userspace install-dkms (dkms.conf).
+VERSION		:= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+PREFIX		?= /usr/local
+DESTDIR		?=
+BINDIR		?= $(PREFIX)/bin
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+MANDIR		?= $(PREFIX)/share/man
+PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
+MODDIR		 = /lib/modules/$(KVER)/updates
+DKMS_SRCDIR	?= /usr/src/odp-$(VERSION)
+INSTALL		?= install
+EXAMPLES	:= odp_demo odp_rc_pingpong odp_write_bw
+TOOLS		:= tools/odpstat/odpstat
+MODULES		 = driver/core/odp_core.ko driver/odp/odp.ko build/rxe/rdma_rxe.ko
+# What DKMS needs to build the modules (make module rxe), no build products.
+DKMS_FILES	 = dkms.conf Makefile scripts/fetch-rxe-source.sh \
+		   $(wildcard include/uapi/*.h) \
+		   $(shell find driver -name '*.[ch]' ! -name '*.mod.c' -o -name Kbuild \
+			-o -path 'driver/rxe/*' -type f ! -name '*.o' ! -name '.*' 2>/dev/null)
+
+.PHONY: install install-userspace install-lib install-headers install-man install-tools \
+	install-modules install-dkms uninstall
+
+install: install-userspace install-modules
+
+install-userspace: install-lib install-headers install-man install-tools
+
+install-lib: lib
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	$(INSTALL) -m 0755 libodp/libodp.so.1.0.0 $(DESTDIR)$(LIBDIR)/
+	ln -sf libodp.so.1.0.0 $(DESTDIR)$(LIBDIR)/libodp.so.1
+	ln -sf libodp.so.1 $(DESTDIR)$(LIBDIR)/libodp.so
+	$(INSTALL) -m 0644 libodp/libodp.a $(DESTDIR)$(LIBDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' libodp/libodp.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/libodp.pc
+	@if [ -z "$(DESTDIR)" ] && [ -w /etc/ld.so.cache ]; then ldconfig; fi
+
+install-headers:
+	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR)
+	$(INSTALL) -m 0644 include/odp.h $(DESTDIR)$(INCLUDEDIR)/
+
+# A page documents several calls (NAME: odp_reg_mr, odp_dereg_mr); each
+# further name gets a one-line ".so man3/<page>.3" page, as rdma-core's
+# ibv_dereg_mr.3 is (scripts/man-aliases.sh).
+install-man:
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	bash scripts/man-aliases.sh man | while read -r alias page; do \
+		echo ".so man3/$$page" >$(DESTDIR)$(MANDIR)/man3/$$alias; done
+	$(INSTALL) -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+
+# The examples in examples/ carry the build tree's rpath; the installed ones
+# are linked again without it, so they use the installed libodp.
+install-tools: lib
+	$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	for p in $(EXAMPLES); do \
+		$(CC) -std=gnu11 -Wall -Wextra -Werror -Iinclude $(CPPFLAGS) $(or $(CFLAGS),-O2 -g) \
+			$(LDFLAGS) -o $(DESTDIR)$(BINDIR)/$$p examples/$$p.c -Llibodp -lodp || exit 1; \
+	done
+
+install-modules: module rxe
+	$(INSTALL) -d $(DESTDIR)$(MODDIR)
+	$(INSTALL) -m 0644 $(MODULES) $(DESTDIR)$(MODDIR)/
+	@if [ -z "$(DESTDIR)" ]; then echo "depmod -a $(KVER)"; depmod -a $(KVER); \
+	 else echo "make: DESTDIR set: run depmod -a $(KVER) on the target"; fi
+
+# The source DKMS builds from; then: dkms install odp/$(VERSION) [-k <kernel>]
+install-dkms:
+	rm -rf $(DESTDIR)$(DKMS_SRCDIR)
+	$(INSTALL) -d $(DESTDIR)$(DKMS_SRCDIR)
+	cp --parents $(DKMS_FILES) $(DESTDIR)$(DKMS_SRCDIR)/
+	$(INSTALL) -d $(DESTDIR)/usr/share/dkms/modules_to_force_install
+	echo odp_version-override >$(DESTDIR)/usr/share/dkms/modules_to_force_install/odp
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libodp.so.1.0.0 $(DESTDIR)$(LIBDIR)/libodp.so.1 \
+	      $(DESTDIR)$(LIBDIR)/libodp.so $(DESTDIR)$(LIBDIR)/libodp.a \
+	      $(DESTDIR)$(PKGCONFIGDIR)/libodp.pc $(DESTDIR)$(INCLUDEDIR)/odp.h \
+	      $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOLS)) $(EXAMPLES)) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard man/*.3))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8))) \
+	      $(addprefix $(DESTDIR)$(MODDIR)/,$(notdir $(MODULES))) \
+	      $(DESTDIR)/usr/share/dkms/modules_to_force_install/odp
+	bash scripts/man-aliases.sh man | while read -r alias page; do \
+		rm -f $(DESTDIR)$(MANDIR)/man3/$$alias; done
+	rm -rf $(DESTDIR)$(DKMS_SRCDIR)
 
 clean:
 	@if [ -n "$(KVER)" ] && [ -d "$(KDIR)" ]; then \
