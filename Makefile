@@ -3,7 +3,10 @@
 #   make demo     install deps, fetch the kernel, build, run examples/odp_demo in a VM
 #   make check    install deps, fetch the kernel, build, run the test suite in a VM
 #                 (extra pytest arguments: make check T="-k mr -x")
-#   make lint     W=1 -Werror build, sparse, checkpatch --strict
+#   make lint     W=1 -Werror build, sparse, checkpatch --strict; cppcheck over
+#                 libodp, examples and tools (make check runs it first)
+#   make install  libodp, odp.h, libodp.pc, man pages, odpstat, the examples and
+#                 the modules (DESTDIR, PREFIX); make install-dkms: the DKMS source
 #   make fuzz     install deps, build, run both fuzzers (tests/fuzz) in one VM,
 #                 FUZZ_TIME seconds each (default 300), FUZZ_SEED to replay a run
 #   make bench    install deps, build, run benchmarks/run.py in one VM (~10 min),
@@ -87,13 +90,15 @@ examples: lib
 	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
 	 else echo "make: examples/Makefile does not exist yet, skipping examples"; fi
 
-# The suite runs inside the VM (odp.ko loaded, rxe0 up); the runner prints the
+# `make lint` first (about 35 s: W=1, sparse, checkpatch, cppcheck), then
+# the suite runs inside the VM (odp.ko loaded, rxe0 up); the runner prints the
 # console, pytest's summary line and the timings, and fails on kernel warnings.
 # Two-host tests (tests/host) run on the host and boot two VMs each; the
 # single-VM suite runs last so that its summary closes the output.
 check:
 	$(MAKE) deps
 	$(MAKE) module rxe lib progs examples
+	$(MAKE) lint
 	@if [ -d tests/host ]; then \
 		$(PYTHON) -m pytest -v -rs --confcutdir=tests/host -p no:cacheprovider \
 			--junitxml=$(CHECK_OUT)-host.xml tests/host; fi
