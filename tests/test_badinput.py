@@ -51,6 +51,26 @@ def test_bad_reg_write_on_readonly_mapping(run):
     _run(run, "bad_reg_write_on_readonly_mapping")
 
 
+def test_bad_reg_hole_and_readonly(run):
+    """REG_MR over a hole and a read-only mapping: the first problem decides."""
+    _run(run, "bad_reg_hole_and_readonly")
+
+
+def test_bad_bind_port(run):
+    """odp_bind_device: unknown device ENODEV, missing port EINVAL, nothing bound."""
+    _run(run, "bad_bind_port")
+
+
+def test_qp_num_at_create(run):
+    """qp->qp_num is set (never 0 or 1) when odp_create_qp() returns."""
+    _run(run, "qp_num_at_create")
+
+
+def test_mr_access_buf_inside_mr(run):
+    """odp_mr_read/write with the buffer inside the same MR work."""
+    _run(run, "mr_access_buf_inside_mr")
+
+
 def test_bad_reg_unknown_pd(run):
     """REG_MR with an unknown PD handle or a reserved field set: EINVAL."""
     _run(run, "bad_reg_unknown_pd")

@@ -32,20 +32,11 @@ class RxeFinding(AssertionError):
     """A test failed exactly the way a known finding against our rxe says."""
 
 
-# Findings against our rxe (see the xfail reasons): the test documents the
-# bug and turns into a failure (XPASS, strict) once it is fixed; it fails
-# for real if it fails in any other way (raises=RxeFinding).
-LOCAL_ERR_FLUSHED_RX = r"status 5 \(Work Request Flushed Error\), expected a local"
-LOCAL_ERR_FLUSHED = pytest.mark.xfail(strict=True, raises=RxeFinding, reason=(
-    "finding: a WR whose local SGE cannot be read or written completes with "
-    "IBV_WC_WR_FLUSH_ERR instead of IBV_WC_LOC_PROT_ERR; rxe 6.12's requester "
-    "sets wqe->status = IB_WC_LOC_PROT_ERR on -EFAULT, then rxe_qp_error() "
-    "(rxe_req.c, label err), and rxe_completer() of a QP in ERR state "
-    "flush_send_queue()s every WQE, the failed one included, as WR_FLUSH_ERR "
-    "(rxe_comp.c). Debian's rxe does the same for a bad lkey with pinned MRs "
-    "(test_rdma_ibv.py RXE_DEVIATIONS err_lkey_*); with ODP any unmapped page "
-    "of a valid MR reaches it. A READ's unmapped target (written by the "
-    "completer) does report LOC_PROT_ERR"))
+# Findings against our rxe are strict xfails with raises=RxeFinding: the test
+# documents the bug and turns into a failure (XPASS) once it is fixed; it
+# fails for real if it fails in any other way.  (A WR whose local SGE cannot
+# be read or written used to complete WR_FLUSH_ERR, as on Debian's rxe;
+# driver/rxe/patches/0002-* made it LOC_PROT_ERR.)
 
 
 def rdma_mrs():
@@ -202,10 +193,9 @@ def test_mprotect_remote_write():
     assert r["b.page_invalidations"] >= 4 and r["b.fault_errors"] >= 1
 
 
-@LOCAL_ERR_FLUSHED
 def test_local_sge_unmapped_write():
     """WRITE whose source is unmapped: LOC_PROT_ERR, the responder unchanged."""
-    vrun("local_sge_unmapped_write", finding=LOCAL_ERR_FLUSHED_RX)
+    vrun("local_sge_unmapped_write")
 
 
 def test_local_sge_unmapped_read():
@@ -215,10 +205,9 @@ def test_local_sge_unmapped_read():
     assert r["a.fault_errors"] >= 1
 
 
-@LOCAL_ERR_FLUSHED
 def test_local_sge_unmapped_send():
     """SEND whose source is unmapped: LOC_PROT_ERR, the receiver unchanged."""
-    vrun("local_sge_unmapped_send", finding=LOCAL_ERR_FLUSHED_RX)
+    vrun("local_sge_unmapped_send")
 
 
 # ---- fork, mremap, NUMA ---------------------------------------------------

@@ -180,3 +180,46 @@ def test_two_hosts_ops(pair_runner):
     pair.check([("a", "rdma_ops"), ("b", "rdma_ops")])
     assert summary, "no summary line from the rdma_ops client"
     assert client and int(summary.group(1)) > 0, summary.group(0)
+
+
+def test_two_hosts_verbs_odp(pair_runner):
+    """Verbs ODP between the two VMs, our rxe on both: rdma_ops' scenarios
+    over libibverbs with every MR registered IBV_ACCESS_ON_DEMAND
+    (tests/rdma/ibv_ops, IBV_OPS_ODP=1; ibv_ops checks first that rxe0
+    reports RC ODP), then `ib_write_bw --odp` and `ib_read_bw --odp`, which
+    must run to the end and report bandwidth."""
+    ibv_ops = os.path.join(REPO, "tests", "rdma", "ibv_ops")
+    if not os.access(ibv_ops, os.X_OK):
+        pytest.fail("tests/rdma/ibv_ops is not built (make progs)", pytrace=False)
+    if os.environ.get("ODP_RXE", "ours") != "ours":
+        pytest.skip("Debian's rxe (ODP_RXE=stock) has no ODP")
+    pt = "-d rxe0 -x 1 -F --odp -s 65536 -n 200"
+    pair = pair_runner(
+        f"""
+serve   ibv_odp  900 env IBV_OPS_ODP=1 tests/rdma/ibv_ops server -p 18800
+serve   write_bw 240 ib_write_bw {pt} -p 18810
+serve   read_bw  240 ib_read_bw {pt} -p 18820
+""",
+        f"""
+connect ibv_odp  900 0 env IBV_OPS_ODP=1 tests/rdma/ibv_ops client -p 18800 $PEER
+connect write_bw 180 120 ib_write_bw {pt} -p 18810 $PEER
+connect read_bw  180 120 ib_read_bw {pt} -p 18820 $PEER
+""", timeout=1500)
+    client = ops_results(pair.b.step_log("ibv_odp"), "client")
+    server = ops_results(pair.a.step_log("ibv_odp"), "server")
+    ok = ("pass", "skip")
+    failed = [t for t in client if client[t][0] not in ok
+              or server.get(t, ("pass",))[0] not in ok]
+    passed = [t for t in client if client[t][0] == "pass"]
+    print(f"ibv_ops with ODP MRs across two hosts: {len(passed)} passed of {len(client)}")
+    assert not failed, "scenarios failed with ODP MRs across two hosts:\n" + "\n".join(
+        f"  {t}: client {client[t][0]}, server {server.get(t, ('none',))[0]}: "
+        + "; ".join(w[:300] for w in (client[t][1] + server.get(t, ('', []))[1])[:3])
+        for t in failed)
+    assert len(passed) >= 40, f"only {len(passed)} scenarios passed: {sorted(client)}"
+    pair.check(both("ibv_odp", "write_bw", "read_bw"))
+    for step in ("write_bw", "read_bw"):
+        out = pair.b.step_log(step)
+        m = re.search(r"^\s*65536\s+200\s+([\d.]+)\s+([\d.]+)", out, re.M)
+        assert m and float(m.group(2)) > 0, f"{step}: no bandwidth line:\n{out[-2000:]}"
+        print(f"{step} --odp across two hosts: {m.group(2)} MB/s average")

@@ -286,6 +286,114 @@ static int bad_reg_write_on_readonly_mapping(void)
 	return T_PASS;
 }
 
+/*
+ * A range with a hole and a read-only mapping: the range is checked from
+ * its start, the first problem decides (odp_reg_mr(3)).
+ */
+static int bad_reg_hole_and_readonly(void)
+{
+	size_t len = NPAGES * page_size;
+	struct tctx t;
+	struct snap s;
+	char *a;
+
+	setup(&t, NULL, 0);
+	a = map_anon(len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	/* pages: 0 rw, 1 ro, 2 hole, 3 rw */
+	xmprotect(a + page_size, page_size, PROT_READ);
+	unmap(a + 2 * page_size, page_size);
+	snap_take(&t, &s);
+	EXPECT_ERRNO(raw_reg(&t, U64(a), len, ACC_RW, NULL), EACCES);
+	EXPECT_ERRNO(raw_reg(&t, U64(a) + 2 * page_size, 2 * page_size, ACC_RW, NULL),
+		     EFAULT);
+	/* pages 1-3 read-only: the hole is the first problem */
+	EXPECT_ERRNO(raw_reg(&t, U64(a) + page_size, 3 * page_size, ACC_RO, NULL),
+		     EFAULT);
+	/* now the hole comes first, then the read-only page */
+	xmprotect(a + 3 * page_size, page_size, PROT_READ);
+	EXPECT_ERRNO(raw_reg(&t, U64(a) + 2 * page_size, 2 * page_size, ACC_RW, NULL),
+		     EFAULT);
+	snap_same(&t, &s, "ranges with a hole and a read-only mapping");
+	t_close(&t);
+	return T_PASS;
+}
+
+/* odp_bind_device(3): a port the device does not have is EINVAL, an
+ * unknown device ENODEV; neither binds the context. */
+static int bad_bind_port(void)
+{
+	struct tctx t;
+	int r;
+
+	t_open(&t);
+	EXPECT_ERRNO(odp_bind_device(t.ctx, "no_such_dev0", 1, NULL), ENODEV);
+	r = odp_bind_device(t.ctx, "rxe0", 2, NULL);
+	if (r == ENODEV)
+		SKIP("no RDMA device rxe0");
+	EXPECT_ERRNO(r, EINVAL);
+	EXPECT_ERRNO(odp_bind_device(t.ctx, "rxe0", 255, NULL), EINVAL);
+	/* still unbound: port 1 binds */
+	EXPECT_OK(odp_bind_device(t.ctx, "rxe0", 1, NULL));
+	t_close(&t);
+	return T_PASS;
+}
+
+/* odp_create_qp(3): qp_num is the QP's number from creation on. */
+static int qp_num_at_create(void)
+{
+	struct odp_qp_init_attr attr = { 0 };
+	struct odp_qp *qp[2];
+	struct odp_cq *cq;
+	struct tctx t;
+	int r, i;
+
+	t_open(&t);
+	r = odp_bind_device(t.ctx, "rxe0", 1, NULL);
+	if (r == ENODEV)
+		SKIP("no RDMA device rxe0");
+	EXPECT_OK(r);
+	cq = odp_create_cq(t.ctx, 16);
+	CHECK(cq, "odp_create_cq: %s", strerror(errno));
+	attr.send_cq = cq;
+	attr.recv_cq = cq;
+	attr.cap.max_send_wr = 4;
+	attr.cap.max_recv_wr = 4;
+	attr.qp_type = ODP_QPT_RC;
+	for (i = 0; i < 2; i++) {
+		qp[i] = odp_create_qp(t.pd, &attr);
+		CHECK(qp[i], "odp_create_qp: %s", strerror(errno));
+		CHECK(qp[i]->qp_num > 1 && qp[i]->qp_num <= 0xffffff,
+		      "qp_num %u right after create", qp[i]->qp_num);
+	}
+	CHECK(qp[0]->qp_num != qp[1]->qp_num, "two QPs with qp_num %u",
+	      qp[0]->qp_num);
+	printf("qp_num=%u,%u\n", qp[0]->qp_num, qp[1]->qp_num);
+	for (i = 0; i < 2; i++)
+		EXPECT_OK(odp_destroy_qp(qp[i]));
+	EXPECT_OK(odp_destroy_cq(cq));
+	t_close(&t);
+	return T_PASS;
+}
+
+/* odp_mr_read(3): buf may lie inside the MR (not over the range read). */
+static int mr_access_buf_inside_mr(void)
+{
+	size_t len = NPAGES * page_size, half = len / 2;
+	struct odp_mr *mr;
+	struct tctx t;
+	char *buf = setup(&t, &mr, ACC_RW);
+
+	/* read the first half into the second, then write it back */
+	EXPECT_OK(dev_read(mr, buf, buf + half, half));
+	check_pattern(buf + half, half, 70, "the read into the MR's own second half");
+	memset(buf, 0, half);
+	EXPECT_OK(dev_write(mr, buf, buf + half, half));
+	check_pattern(buf, half, 70, "the write from the MR's own second half");
+	EXPECT_OK(odp_dereg_mr(mr));
+	t_close(&t);
+	return T_PASS;
+}
+
 static int bad_reg_unknown_pd(void)
 {
 	struct tctx t;
@@ -778,6 +886,10 @@ static const struct odp_test tests[] = {
 	{ "bad_reg_kernel_address", bad_reg_kernel_address },
 	{ "bad_reg_unmapped", bad_reg_unmapped },
 	{ "bad_reg_write_on_readonly_mapping", bad_reg_write_on_readonly_mapping },
+	{ "bad_reg_hole_and_readonly", bad_reg_hole_and_readonly },
+	{ "bad_bind_port", bad_bind_port },
+	{ "qp_num_at_create", qp_num_at_create },
+	{ "mr_access_buf_inside_mr", mr_access_buf_inside_mr },
 	{ "bad_reg_unknown_pd", bad_reg_unknown_pd },
 	{ "bad_access_out_of_bounds", bad_access_out_of_bounds },
 	{ "bad_access_bad_lkey", bad_access_bad_lkey },

@@ -16,6 +16,51 @@
 
 const int xport_has_odp = 0;
 
+/*
+ * IBV_OPS_ODP=1: every MR is registered with IBV_ACCESS_ON_DEMAND (the
+ * device must report ODP for RC), so the scenarios run over verbs ODP MRs
+ * of our rxe.  xport_has_odp stays 0: the scenarios that read libodp's
+ * per-MR counters or need a hole in an MR are not run in this mode.
+ */
+static int ibv_odp(void)
+{
+	static int odp = -1;
+
+	if (odp < 0) {
+		const char *e = getenv("IBV_OPS_ODP");
+
+		odp = e && *e && strcmp(e, "0");
+	}
+	return odp;
+}
+
+/* In ODP mode, a device without RC ODP for every opcode is an error. */
+static int ep_check_odp(struct ibv_context *ctx)
+{
+	const uint32_t need = IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV |
+			      IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ |
+			      IBV_ODP_SUPPORT_ATOMIC;
+	struct ibv_device_attr_ex attr;
+	int err;
+
+	if (!ibv_odp())
+		return 0;
+	err = ibv_query_device_ex(ctx, NULL, &attr);
+	if (err) {
+		fprintf(stderr, "ibv_query_device_ex: %s\n", strerror(err));
+		return -1;
+	}
+	if (!(attr.odp_caps.general_caps & IBV_ODP_SUPPORT) ||
+	    (attr.odp_caps.per_transport_caps.rc_odp_caps & need) != need) {
+		fprintf(stderr, "IBV_OPS_ODP=1: %s has no RC ODP (general 0x%llx rc 0x%x)\n",
+			ibv_get_device_name(ctx->device),
+			(unsigned long long)attr.odp_caps.general_caps,
+			attr.odp_caps.per_transport_caps.rc_odp_caps);
+		return -1;
+	}
+	return 0;
+}
+
 struct ep {
 	struct ibv_context		**devs;		/* rdma_get_devices() */
 	struct ibv_context		*ctx;
@@ -53,6 +98,10 @@ struct ep *ep_open(const char *devname, int server,
 	if (!ep->ctx) {
 		fprintf(stderr, "no RDMA device %s\n", devname ? devname : "(any)");
 		errno = ENODEV;
+		goto fail;
+	}
+	if (ep_check_odp(ep->ctx)) {
+		errno = EOPNOTSUPP;
 		goto fail;
 	}
 	ep->pd = ibv_alloc_pd(ep->ctx);
@@ -137,6 +186,8 @@ xpd *ep_pd2(struct ep *ep)
 
 xmr *ep_reg_mr(xpd *pd, void *addr, size_t len, int access)
 {
+	if (ibv_odp())
+		access |= IBV_ACCESS_ON_DEMAND;
 	return ibv_reg_mr(pd, addr, len, access);
 }
 

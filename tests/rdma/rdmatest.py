@@ -79,10 +79,12 @@ def _text(data):
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
 
 
-def spawn(args):
-    """A program in its own process group, output piped, cwd /tmp."""
+def spawn(args, env=None):
+    """A program in its own process group, output piped, cwd /tmp; env: extra
+    environment variables."""
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd="/tmp", start_new_session=True)
+                            text=True, cwd="/tmp", start_new_session=True,
+                            env=dict(os.environ, **env) if env else None)
 
 
 def finish(proc, name, timeout):
