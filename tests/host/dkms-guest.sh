@@ -17,6 +17,10 @@ step() { echo "DKMS-STEP $1 ok${2:+ $2}"; }
 run() { echo "+ $*"; "$@"; }
 export ODP_CACHE=/var/cache/odp			# what dkms.conf uses by default
 
+# dkms uses bash's <(...), which needs /dev/fd (udev makes the link on a
+# host; the VM's devtmpfs has none).
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+
 # 1. dkms, as `apt install dkms` would put it (its dependencies are the
 #    host's: gcc, make, patch, dpkg-dev, kmod, lsb-release).
 # (--no-triggers: man-db's index rebuild takes minutes under TCG.)
