@@ -3,7 +3,10 @@
 #   make demo     install deps, fetch the kernel, build, run examples/odp_demo in a VM
 #   make check    install deps, fetch the kernel, build, run the test suite in a VM
 #                 (extra pytest arguments: make check T="-k mr -x")
-#   make lint     W=1 -Werror build, sparse, checkpatch --strict
+#   make lint     W=1 -Werror build, sparse, checkpatch --strict; cppcheck over
+#                 libodp, examples and tools (make check runs it first)
+#   make install  libodp, odp.h, libodp.pc, man pages, odpstat, the examples and
+#                 the modules (DESTDIR, PREFIX); make install-dkms: the DKMS source
 #   make fuzz     install deps, build, run both fuzzers (tests/fuzz) in one VM,
 #                 FUZZ_TIME seconds each (default 300), FUZZ_SEED to replay a run
 #   make bench    install deps, build, run benchmarks/run.py in one VM (~10 min),
@@ -71,11 +74,18 @@ all: module rxe lib progs examples
 deps:
 	bash scripts/install-deps.sh
 
+# KDIR given on the command line (a host's /lib/modules/<kver>/build, as
+# DKMS and `make install KVER=... KDIR=...` do): build against it, fetch
+# nothing.  KERNEL=debug: the debug kernel's tree.
 ifeq ($(KERNEL),debug)
 kernel: debug-kernel
 else
 kernel:
+ifeq ($(origin KDIR),command line)
+	@test -f $(KDIR)/Makefile || { echo "make: KDIR=$(KDIR) holds no kernel headers"; exit 1; }
+else
 	@bash tests/vm/fetch-kernel.sh >/dev/null
+endif
 endif
 
 # The debug kernel (KASAN, lockdep, DEBUG_LIST/OBJECTS, kmemleak, failslab)
@@ -113,7 +123,7 @@ endif
 # from the rxe source of the tree the debug kernel was built from (the same
 # Debian linux-source version; scripts/fetch-rxe-source.sh checks that).
 rxe: module
-	$(MAKE) -C driver/rxe KVER=$(KVER) KDIR=$(KDIR) $(RXE_ARGS)
+	ODP_KDIR=$(KDIR) $(MAKE) -C driver/rxe KVER=$(KVER) KDIR=$(KDIR) $(RXE_ARGS)
 
 # libodp, the test programs and the examples have their own Makefiles; a
 # missing one is reported and skipped (the parts are written in parallel).
@@ -133,13 +143,15 @@ examples: lib
 	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
 	 else echo "make: examples/Makefile does not exist yet, skipping examples"; fi
 
-# The suite runs inside the VM (odp.ko loaded, rxe0 up); the runner prints the
+# `make lint` first (about 35 s: W=1, sparse, checkpatch, cppcheck), then
+# the suite runs inside the VM (odp.ko loaded, rxe0 up); the runner prints the
 # console, pytest's summary line and the timings, and fails on kernel warnings.
 # Two-host tests (tests/host) run on the host and boot two VMs each; the
 # single-VM suite runs last so that its summary closes the output.
 check:
 	$(MAKE) deps
 	$(MAKE) module rxe lib progs examples
+	$(MAKE) lint
 	@if [ -d tests/host ]; then \
 		$(PYTHON) -m pytest -v -rs --confcutdir=tests/host -p no:cacheprovider \
 			--junitxml=$(CHECK_OUT)-host.xml tests/host; fi
@@ -215,6 +227,107 @@ stress:
 lint: kernel
 	bash scripts/install-deps.sh --lint
 	bash scripts/lint.sh $(KDIR)
+
+# --- make install --------------------------------------------------------
+# Installs, under DESTDIR (staging) and PREFIX (default /usr/local):
+#   $(LIBDIR)/libodp.so.1.0.0 (SONAME libodp.so.1, symbol versions of
+#   libodp/libodp.map) + the libodp.so.1 and libodp.so links + libodp.a,
+#   $(INCLUDEDIR)/odp.h, $(PKGCONFIGDIR)/libodp.pc, the man pages (with an
+#   alias page per call that shares a page, as rdma-core installs them),
+#   the tools (odpstat) and examples (odp_demo, odp_rc_pingpong,
+#   odp_write_bw) in $(BINDIR), and the kernel modules odp_core.ko, odp.ko
+#   and our rdma_rxe.ko in /lib/modules/$(KVER)/updates/ (searched by depmod
+#   before the in-tree rxe).  KVER/KDIR default to the VM kernel of the
+#   cache; for the running kernel: make install KVER=$$(uname -r)
+#   KDIR=/lib/modules/$$(uname -r)/build.  Or let DKMS build the modules for
+#   every kernel: make install-userspace install-dkms (dkms.conf).
+VERSION		:= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+PREFIX		?= /usr/local
+DESTDIR		?=
+BINDIR		?= $(PREFIX)/bin
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+MANDIR		?= $(PREFIX)/share/man
+PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
+INSTALL_MODDIR	 = /lib/modules/$(KVER)/updates
+DKMS_SRCDIR	?= /usr/src/odp-$(VERSION)
+INSTALL		?= install
+EXAMPLES	:= odp_demo odp_rc_pingpong odp_write_bw
+TOOLS		:= tools/odpstat/odpstat
+MODULES		 = driver/core/odp_core.ko driver/odp/odp.ko build/rxe/rdma_rxe.ko
+# What DKMS needs to build the modules (make module rxe), no build products.
+DKMS_FILES	 = dkms.conf Makefile scripts/fetch-rxe-source.sh \
+		   $(wildcard include/uapi/*.h) \
+		   $(shell find driver -name '*.[ch]' ! -name '*.mod.c' -o -name Kbuild \
+			-o -path 'driver/rxe/*' -type f ! -name '*.o' ! -name '.*' 2>/dev/null)
+
+.PHONY: install install-userspace install-lib install-headers install-man install-tools \
+	install-modules install-dkms uninstall
+
+install: install-userspace install-modules
+
+install-userspace: install-lib install-headers install-man install-tools
+
+install-lib: lib
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	$(INSTALL) -m 0755 libodp/libodp.so.1.0.0 $(DESTDIR)$(LIBDIR)/
+	ln -sf libodp.so.1.0.0 $(DESTDIR)$(LIBDIR)/libodp.so.1
+	ln -sf libodp.so.1 $(DESTDIR)$(LIBDIR)/libodp.so
+	$(INSTALL) -m 0644 libodp/libodp.a $(DESTDIR)$(LIBDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' libodp/libodp.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/libodp.pc
+	@if [ -z "$(DESTDIR)" ] && [ -w /etc/ld.so.cache ]; then ldconfig; fi
+
+install-headers:
+	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR)
+	$(INSTALL) -m 0644 include/odp.h $(DESTDIR)$(INCLUDEDIR)/
+
+# A page documents several calls (NAME: odp_reg_mr, odp_dereg_mr); each
+# further name gets a one-line ".so man3/<page>.3" page, as rdma-core's
+# ibv_dereg_mr.3 is (scripts/man-aliases.sh).
+install-man:
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	bash scripts/man-aliases.sh man | while read -r alias page; do \
+		echo ".so man3/$$page" >$(DESTDIR)$(MANDIR)/man3/$$alias; done
+	$(INSTALL) -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+
+# The examples in examples/ carry the build tree's rpath; the installed ones
+# are linked again without it, so they use the installed libodp.
+install-tools: lib
+	$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	for p in $(EXAMPLES); do \
+		$(CC) -std=gnu11 -Wall -Wextra -Werror -Iinclude $(CPPFLAGS) $(or $(CFLAGS),-O2 -g) \
+			$(LDFLAGS) -o $(DESTDIR)$(BINDIR)/$$p examples/$$p.c -Llibodp -lodp || exit 1; \
+	done
+
+install-modules: module rxe
+	$(INSTALL) -d $(DESTDIR)$(INSTALL_MODDIR)
+	$(INSTALL) -m 0644 $(MODULES) $(DESTDIR)$(INSTALL_MODDIR)/
+	@if [ -z "$(DESTDIR)" ]; then echo "depmod -a $(KVER)"; depmod -a $(KVER); \
+	 else echo "make: DESTDIR set: run depmod -a $(KVER) on the target"; fi
+
+# The source DKMS builds from; then: dkms install odp/$(VERSION) [-k <kernel>]
+install-dkms:
+	rm -rf $(DESTDIR)$(DKMS_SRCDIR)
+	$(INSTALL) -d $(DESTDIR)$(DKMS_SRCDIR)
+	cp --parents $(DKMS_FILES) $(DESTDIR)$(DKMS_SRCDIR)/
+	$(INSTALL) -d $(DESTDIR)/usr/share/dkms/modules_to_force_install
+	echo odp_version-override >$(DESTDIR)/usr/share/dkms/modules_to_force_install/odp
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libodp.so.1.0.0 $(DESTDIR)$(LIBDIR)/libodp.so.1 \
+	      $(DESTDIR)$(LIBDIR)/libodp.so $(DESTDIR)$(LIBDIR)/libodp.a \
+	      $(DESTDIR)$(PKGCONFIGDIR)/libodp.pc $(DESTDIR)$(INCLUDEDIR)/odp.h \
+	      $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOLS)) $(EXAMPLES)) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard man/*.3))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8))) \
+	      $(addprefix $(DESTDIR)$(INSTALL_MODDIR)/,$(notdir $(MODULES))) \
+	      $(DESTDIR)/usr/share/dkms/modules_to_force_install/odp
+	bash scripts/man-aliases.sh man | while read -r alias page; do \
+		rm -f $(DESTDIR)$(MANDIR)/man3/$$alias; done
+	rm -rf $(DESTDIR)$(DKMS_SRCDIR)
 
 clean:
 	@if [ -n "$(KVER)" ] && [ -d "$(KDIR)" ]; then \

@@ -234,7 +234,7 @@ static void recv_msg(struct bw *bw, struct msg *m, enum msg_type type,
 	m->size = be64toh(in->size);
 	if (m->type != type) {
 		fprintf(stderr, "odp_write_bw: message %u, expected %u\n",
-			m->type, type);
+			m->type, (unsigned int)type);
 		exit(1);
 	}
 	post_ctrl_recv(bw, slot);

@@ -3,6 +3,11 @@
 #
 #   scripts/fetch-rxe-source.sh [--kver <kver>]   print the source tree's root
 #
+# On a host (DKMS, `make install KVER=... KDIR=...`) the kernel is not in the
+# cache: then its headers (${ODP_KDIR:-/lib/modules/<kver>/build}) name the
+# Debian version, cross-checked against /boot/vmlinuz-<kver> and the installed
+# linux-image-<kver> package where those exist.
+#
 # The kernel (<kver>, default <cache>/kernel/current, fetched by
 # tests/vm/fetch-kernel.sh) names the exact Debian package version: the
 # version of its linux-image package (e.g. 6.12.117+deb12-amd64 ->
@@ -50,7 +55,14 @@ esac
 [ -n "$kver" ] || kver=$(cat "$KROOT/current" 2>/dev/null) ||
 	die "no kernel in $KROOT: run tests/vm/fetch-kernel.sh (make kernel) first"
 kdir=$KROOT/$kver
-[ -f "$kdir/.complete" ] || die "kernel $kver is not (completely) in $kdir: run make kernel"
+hdrver() {	# <headers dir>: the headers' LINUX_PACKAGE_ID " Debian <version>"
+	sed -n 's/^#define LINUX_PACKAGE_ID " Debian \(.*\)"$/\1/p' \
+		"$1/include/generated/package.h" 2>/dev/null || true
+}
+bootver() {	# <vmlinuz>: the bzImage header carries "... Debian <version> (<date>)"
+	grep -aom1 "$kver ([^)]*) #[^(]* Debian [^ ]* (" "$1" 2>/dev/null |
+		sed -n 's/.* Debian \([^ ]*\) ($/\1/p' || true
+}
 
 # --- the debug kernel (tests/vm/debug-kernel.sh, make debug-kernel) ----------
 # It is built from the whole linux-source-<x.y> tree of one Debian version,
@@ -105,6 +117,7 @@ fi
 #    line of the package's changelog ("linux-6.12 (6.12.117-1~deb12u1) ...").
 #    Not the signed package's Source version (6.12.117+1~deb12u1): the binary
 #    Version is the linux source version.
+if [ -f "$kdir/.complete" ]; then
 imgver=
 if [ -f "$kdir/.image-package" ]; then
 	read -r _ imgver _ <"$kdir/.image-package"
@@ -117,15 +130,31 @@ else
 fi
 [ -n "$imgver" ] || die "cannot tell the Debian version of kernel $kver (no $kdir/.image-package, no changelog)"
 # 2. What the VM boots: the bzImage header carries "... Debian <version> (<date>)".
-bootver=$(grep -aom1 "$kver ([^)]*) #[^(]* Debian [^ ]* (" "$kdir/boot/vmlinuz-$kver" |
-	sed -n 's/.* Debian \([^ ]*\) ($/\1/p') || true
+bootver=$(bootver "$kdir/boot/vmlinuz-$kver")
 # 3. What modules are built against: the headers' LINUX_PACKAGE_ID " Debian <version>".
-hdrver=$(sed -n 's/^#define LINUX_PACKAGE_ID " Debian \(.*\)"$/\1/p' \
-	"$kdir/usr/src/linux-headers-$kver/include/generated/package.h" 2>/dev/null) || true
+hdrver=$(hdrver "$kdir/usr/src/linux-headers-$kver")
 [ "$bootver" = "$imgver" ] ||
 	die "linux-image-$kver is version $imgver, but its vmlinuz says '${bootver:-?}'"
 [ "$hdrver" = "$imgver" ] ||
 	die "linux-image-$kver is version $imgver, but its headers say '${hdrver:-?}'"
+else
+	# --- a host's installed kernel (DKMS): its headers name the version -------
+	hdir=${ODP_KDIR:-/lib/modules/$kver/build}
+	[ -f "$hdir/include/generated/package.h" ] ||
+		die "kernel $kver is neither in $KROOT (make kernel) nor has headers in $hdir"
+	imgver=$(hdrver "$hdir")
+	[ -n "$imgver" ] || die "$hdir/include/generated/package.h names no Debian version"
+	if [ -r "/boot/vmlinuz-$kver" ]; then
+		bootver=$(bootver "/boot/vmlinuz-$kver")
+		[ "$bootver" = "$imgver" ] ||
+			die "the headers of $kver say $imgver, /boot/vmlinuz-$kver says '${bootver:-?}'"
+	fi
+	pkgver=$(dpkg-query -W -f='${db:Status-Status} ${Version}' "linux-image-$kver" 2>/dev/null) || true
+	case "$pkgver" in
+	"installed $imgver" | "" | not-installed*) ;;
+	*) die "the headers of $kver say $imgver, the package linux-image-$kver is '$pkgver'" ;;
+	esac
+fi
 ver=$imgver
 upstream=${ver%%-*}			# 6.12.117
 series=$(cut -d. -f1,2 <<<"$upstream")	# 6.12

@@ -23,6 +23,11 @@ PKGS=(
 	python3-pyverbs
 	# benchmarks: the plot (on the host) and profiles in the guest
 	gnuplot-nox linux-perf
+	# make lint's userspace part (cppcheck); make install (pkg-config, man pages)
+	cppcheck pkg-config man-db groff-base
+	# tests/host/test_dkms.py installs Debian's dkms .deb in the guest, whose
+	# root is this host's /: dkms's own dependencies must be here
+	dpkg-dev lsb-release
 )
 if [ "${1:-}" = "--lint" ]; then
 	PKGS+=(sparse perl linux-source-6.12)

@@ -1,0 +1,130 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The guest side of tests/host/test_dkms.py: install the stack on the VM as
+# on a Debian 12 host, with Debian's dkms, and run traffic on the installed
+# modules.  Started by tests/vm/run --stock-rxe --no-module --odp-core none
+# (Debian's rdma_rxe and rxe0 are up, none of our modules is loaded).
+# Everything it installs lands in the guest's tmpfs overlay, never on the
+# host.  Each step prints "DKMS-STEP <name> ok" (the host test checks them);
+# the first failing step ends the script with its output.
+#
+#   ODP_DKMS_DEB  Debian's dkms .deb (downloaded by the host test)
+set -euo pipefail
+kver=$(uname -r)
+repo=$(pwd)
+cache=${ODP_HOST_CACHE:-/root/.cache/odp}	# the host's cache, read-only here
+step() { echo "DKMS-STEP $1 ok${2:+ $2}"; }
+run() { echo "+ $*"; "$@"; }
+export ODP_CACHE=/var/cache/odp			# what dkms.conf uses by default
+
+# dkms uses bash's <(...), which needs /dev/fd (udev makes the link on a
+# host; the VM's devtmpfs has none).
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+
+# 1. dkms, as `apt install dkms` would put it (its dependencies are the
+#    host's: gcc, make, patch, dpkg-dev, kmod, lsb-release).
+# (--no-triggers: man-db's index rebuild takes minutes under TCG.)
+run dpkg -i --no-triggers "$ODP_DKMS_DEB" >/dev/null
+step dkms "$(dkms --version)"
+
+# 2. The headers where Debian's linux-headers package puts them: the
+#    modules folder's build link names /usr/src/linux-headers-<kver>.
+[ "$(readlink "/lib/modules/$kver/build")" = "/usr/src/linux-headers-$kver" ]
+ln -sfn "$cache/kernel/$kver/usr/src/linux-headers-$kver" "/usr/src/linux-headers-$kver"
+test -f "/lib/modules/$kver/build/Makefile"
+step headers "/lib/modules/$kver/build"
+
+# 3. The guest has no network: the rxe source that the dkms build fetches
+#    with apt-get download on a host comes from the host's cache instead
+#    (the same fetch-rxe-source.sh finds it there and checks its version).
+debver=$(sed -n 's/^#define LINUX_PACKAGE_ID " Debian \(.*\)"$/\1/p' \
+	"/lib/modules/$kver/build/include/generated/package.h")
+mkdir -p "$ODP_CACHE/rxe-source"
+cp -a "$cache/rxe-source/$debver" "$ODP_CACHE/rxe-source/"
+step rxe-source "$debver"
+
+# 4. The userspace part and the DKMS source.
+run make -s install-userspace PREFIX=/usr/local
+run make -s install-dkms
+test -f /usr/src/odp-*/dkms.conf
+ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf)
+step make-install "odp/$ver"
+
+# 5. dkms add, build, install for the VM kernel.
+cd /
+run dkms add "odp/$ver"
+t0=$SECONDS
+if ! run dkms build "odp/$ver" -k "$kver"; then
+	cat "/var/lib/dkms/odp/$ver/build/make.log" || true
+	exit 1
+fi
+step dkms-build "$((SECONDS - t0)) s"
+run dkms install "odp/$ver" -k "$kver"
+run dkms status odp
+for m in odp_core odp rdma_rxe; do
+	f=$(modinfo -k "$kver" -n "$m")
+	case "$f" in
+	"/lib/modules/$kver/updates/"*) echo "$m: $f" ;;
+	*) echo "$m resolves to $f, not to updates/"; exit 1 ;;
+	esac
+done
+step dkms-install
+
+# 6. Swap Debian's rxe for the installed one, load odp.ko, create rxe0.
+run rdma link del rxe0
+run rmmod rdma_rxe
+run modprobe rdma_rxe
+run modprobe odp
+# rdma_rxe exists twice (Debian's, ours): the loaded one must be ours by
+# srcversion.  odp and odp_core exist only where dkms put them (and carry
+# no srcversion); modprobe's resolution names that file.
+[ "$(cat /sys/module/rdma_rxe/srcversion)" = "$(modinfo -k "$kver" -F srcversion rdma_rxe)" ] ||
+	{ echo "the loaded rdma_rxe is not the installed one"; exit 1; }
+for m in odp_core odp; do
+	[ -d "/sys/module/$m" ] || { echo "$m is not loaded"; exit 1; }
+	modprobe --show-depends "$m" | grep -q "updates/dkms/$m.ko" ||
+		{ echo "modprobe $m: $(modprobe --show-depends "$m")"; exit 1; }
+done
+run rdma link add rxe0 type rxe netdev d0
+for _ in {1..50}; do [ -c /dev/odp ] && break; sleep 0.1; done
+ibv_devinfo -v -d rxe0 >/tmp/devinfo
+grep -A3 -i "odp" /tmp/devinfo || true
+grep -q "general_odp_caps:" /tmp/devinfo
+grep -A2 "general_odp_caps:" /tmp/devinfo | grep -q ODP_SUPPORT
+step modprobe "$(cat /sys/module/rdma_rxe/srcversion)"
+
+# 7. The installed demo, on the installed libodp.
+ldd /usr/local/bin/odp_demo | grep -q "/usr/local/lib/libodp.so.1"
+run timeout 120 /usr/local/bin/odp_demo
+step demo
+
+# 8. ib_write_bw --odp on the installed rxe; odpstat (installed) sees it.
+port=18600
+timeout 120 ib_write_bw -d rxe0 -x 1 -F --odp -s 65536 -n 2000 -p $port >/tmp/srv.log 2>&1 &
+srv=$!
+for _ in {1..100}; do ss -ltn | grep -q ":$port " && break; sleep 0.1; done
+timeout 120 ib_write_bw -d rxe0 -x 1 -F --odp -s 65536 -n 2000 -p $port 10.99.0.1 >/tmp/cli.log 2>&1 &
+cli=$!
+sleep 1
+/usr/local/bin/odpstat --device rxe0 --json >"$ODP_OUT/odpstat.json" || true
+rc=0; wait $cli || rc=$?
+wait $srv || rc=$?
+cat /tmp/cli.log
+[ $rc = 0 ] || { cat /tmp/srv.log; exit 1; }
+bw=$(awk '$1 == 65536 { print $4 }' /tmp/cli.log)
+[ -n "$bw" ] || { echo "no result line"; exit 1; }
+cat "$ODP_OUT/odpstat.json"
+step write-bw "$bw MB/s"
+
+# 9. Remove: the device, the modules, the DKMS package; Debian's rxe again.
+run rdma link del rxe0
+run rmmod odp rdma_rxe odp_core
+run dkms remove "odp/$ver" --all
+case "$(modinfo -k "$kver" -n rdma_rxe)" in
+"/lib/modules/$kver/kernel/"*) ;;
+*) echo "rdma_rxe still resolves to $(modinfo -k "$kver" -n rdma_rxe)"; exit 1 ;;
+esac
+if modinfo -k "$kver" odp >/dev/null 2>&1; then echo "odp.ko still installed"; exit 1; fi
+run modprobe rdma_rxe
+run rdma link add rxe0 type rxe netdev d0
+step removed
