@@ -21,7 +21,11 @@
  * deltas per run: in deferred mode they show the faults were deferred.
  *
  *   bench_rxe_storm [--qps N] [--chunk BYTES] [--iters N] [--reps N]
- *                   [--lat-size BYTES] [--quiet-ops N]
+ *                   [--lat-size BYTES] [--quiet-ops N] [--shared 0|1]
+ *
+ * --shared 1 puts the resident QP's target in the storm's responder MR
+ * (pages after the dropped range): a fault must not stall another access
+ * to the same MR either.
  *
  * Exit 77 when the device or the parameter is missing (old rxe).
  * Built from tests/verbs/vt.c (device, QP and MR helpers).
@@ -39,7 +43,7 @@
 #define MAXQP	64
 #define MAXLAT	200000
 
-static int nqp = 8, iters = 20, reps = 3, quiet_ops = 300;
+static int nqp = 8, iters = 20, reps = 3, quiet_ops = 300, shared;
 static size_t chunk = 64 * 1024, lat_size = 4096;
 
 struct storm {
@@ -178,15 +182,18 @@ static void run_mode(struct vdev *d, struct storm *s, struct vpair *r,
 	out->storm_mbps = (double)nqp * chunk * iters / s->secs / 1e6;
 
 	printf("{\"bench\": \"rxe_storm\", \"rep\": %d, \"mode\": \"%s\", "
-	       "\"qps\": %d, \"chunk\": %zu, \"iters\": %d, "
+	       "\"qps\": %d, \"chunk\": %zu, \"iters\": %d, \"shared_mr\": %d, "
 	       "\"storm_secs\": %.3f, \"storm_MBps\": %.2f, "
+	       "\"storm_us_per_page\": %.2f, "
 	       "\"resident_size\": %zu, "
 	       "\"resident_quiet_us_median\": %.1f, \"resident_quiet_us_p99\": %.1f, "
 	       "\"resident_quiet_ops\": %.1f, "
 	       "\"resident_storm_us_median\": %.1f, \"resident_storm_us_p99\": %.1f, "
 	       "\"resident_storm_ops\": %.1f, \"resident_storm_samples\": %d, "
 	       "\"odp_deferred_faults\": %lld, \"send_rnr_err\": %lld}\n",
-	       rep, mode, nqp, chunk, iters, s->secs, out->storm_mbps, lat_size,
+	       rep, mode, nqp, chunk, iters, shared, s->secs, out->storm_mbps,
+	       s->secs * 1e6 / ((double)nqp * iters * chunk / page_size),
+	       lat_size,
 	       out->quiet_med, out->quiet_p99, out->res_ops_quiet,
 	       out->storm_med, out->storm_p99, out->res_ops_storm, n,
 	       port_counter(d->name, "odp_deferred_faults") - c0,
@@ -242,18 +249,19 @@ static int bench(void)
 	for (q = 0; q < nqp; q++)
 		pair_create(&d, &s->p[q]);
 	s->a = map_anon(len, 0);
-	s->b = map_anon(len, 0);
+	/* --shared 1: the resident target is the page(s) after the storm's */
+	s->b = map_anon(len + (shared ? lat_size : 0), 0);
 	fill_pat(s->a, len, 7);
 	s->ma = v_reg(&d, s->a, len, 0);
-	s->mb = v_reg(&d, s->b, len, 0);
+	s->mb = v_reg(&d, s->b, len + (shared ? lat_size : 0), 0);
 
 	pair_create(&d, &r);
 	l = map_anon(lat_size, 0);
-	rb = map_anon(lat_size, 0);
+	rb = shared ? s->b + len : map_anon(lat_size, 0);
 	fill_pat(l, lat_size, 9);
 	memset(rb, 0, lat_size);
 	ml = v_reg(&d, l, lat_size, 0);
-	mr = v_reg(&d, rb, lat_size, 0);
+	mr = shared ? s->mb : v_reg(&d, rb, lat_size, 0);
 	/* warm up: the resident pages in the cache, the storm's paths used */
 	for (q = 0; q < 20; q++)
 		lat_op(&r, ml, l, mr, rb);
@@ -273,7 +281,8 @@ static int bench(void)
 	set_mode(old);
 
 	printf("{\"bench\": \"rxe_storm_summary\", \"qps\": %d, \"chunk\": %zu, "
-	       "\"iters\": %d, \"reps\": %d, ", nqp, chunk, iters, reps);
+	       "\"iters\": %d, \"shared_mr\": %d, \"reps\": %d, ", nqp, chunk,
+	       iters, shared, reps);
 	summary3("storm_MBps_deferred_over_inline", ratio[0], reps, 0);
 	summary3("resident_storm_latency_deferred_over_inline", ratio[1], reps, 0);
 	summary3("resident_latency_storm_over_quiet_inline", ratio[2], reps, 0);
@@ -281,7 +290,8 @@ static int bench(void)
 	printf("}\n");
 
 	v_dereg(ml);
-	v_dereg(mr);
+	if (!shared)
+		v_dereg(mr);
 	pair_destroy(&r);
 	v_dereg(s->ma);
 	v_dereg(s->mb);
@@ -311,12 +321,14 @@ int main(int argc, char **argv)
 			lat_size = strtoull(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--quiet-ops"))
 			quiet_ops = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--shared"))
+			shared = atoi(argv[i + 1]);
 		else
 			break;
 	}
 	if (i < argc) {
 		fprintf(stderr, "usage: %s [--qps N] [--chunk BYTES] [--iters N] "
-			"[--reps N] [--lat-size BYTES] [--quiet-ops N]\n",
+			"[--reps N] [--lat-size BYTES] [--quiet-ops N] [--shared 0|1]\n",
 			argv[0]);
 		return 2;
 	}
