@@ -298,3 +298,20 @@ def test_storm_16qp():
     assert r["qps"] == 16
     assert r["a.page_faults"] >= r["iters"] * 512
     assert r["b.page_invalidations"] >= (r["iters"] - 1) * 256
+
+
+# ---- a message whose buffer is partly in the device's cache ---------------
+# With odp_fault=deferred the responder NAKs (RNR) the first packet into the
+# dropped tail, in the middle of the message (test_verbs_odp_deferred.py
+# runs these in that mode and checks the NAKs happened).
+
+def test_dropped_tail_write():
+    """RDMA WRITE of 1 MiB + 5000 at an odd offset, the target's tail dropped."""
+    r = vrun("dropped_tail_write")
+    assert r["iters"] == 4
+
+
+def test_dropped_tail_send():
+    """SEND of 1 MiB + 5000 at an odd offset, the receive buffer's tail dropped."""
+    r = vrun("dropped_tail_send")
+    assert r["iters"] == 4

@@ -145,13 +145,40 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 	return ret;
 }
 
+/*
+ * ODP_UMEM_FAULT_CHECK: whether every page of [start, end) is in the cache
+ * with the permission asked for, without faulting or walking the CPU page
+ * table (a consumer that must not fault in its own context asks this first).
+ */
+static int odp_umem_check(struct odp_umem *umem, unsigned long start,
+			  unsigned long end, bool write)
+{
+	struct page *pages[32];
+	int ret = 0;
+
+	mutex_lock(&umem->lock);
+	while (start < end && !ret) {
+		unsigned long n = min_t(unsigned long, (end - start) >> PAGE_SHIFT,
+					ARRAY_SIZE(pages));
+
+		if (umem->dead)
+			ret = -EINVAL;
+		else if (odp_pt_lookup(umem, start, n, write, pages) < n)
+			ret = -EAGAIN;
+		start += n << PAGE_SHIFT;
+	}
+	mutex_unlock(&umem->lock);
+	return ret;
+}
+
 /**
  * odp_umem_fault - make the pages of [start, end) of a umem device-accessible
  * @umem: the umem; the caller keeps it from being freed
  * @start: page-aligned start, inside the umem
  * @end: page-aligned end, inside the umem
  * @flags: ODP_UMEM_FAULT_WRITE to fault for write, ODP_UMEM_FAULT_NO_FAULT
- *	to only map the pages that are present
+ *	to only map the pages that are present, ODP_UMEM_FAULT_CHECK to only
+ *	say whether all are in the cache already (-EAGAIN if not)
  *
  * Return: 0, or -EFAULT (not mapped), -EPERM (no write permission), -EBUSY
  * (kept being invalidated), -ESRCH (address space gone), -EINVAL (outside
@@ -168,6 +195,9 @@ int odp_umem_fault(struct odp_umem *umem, unsigned long start,
 		return -EINVAL;
 	if (umem->implicit)
 		return odp_implicit_fault(umem, start, end, flags);
+	if (flags & ODP_UMEM_FAULT_CHECK)
+		return odp_umem_check(umem, start, end,
+				      flags & ODP_UMEM_FAULT_WRITE);
 	pfns = kvmalloc_array(ODP_FAULT_BATCH_PAGES, sizeof(*pfns),
 			      GFP_KERNEL_ACCOUNT);
 	if (!pfns)

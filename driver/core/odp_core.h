@@ -75,6 +75,7 @@ enum odp_umem_atomic_op {
 /* Flags of odp_umem_fault(). */
 #define ODP_UMEM_FAULT_WRITE	BIT(0)	/* the device will write */
 #define ODP_UMEM_FAULT_NO_FAULT	BIT(1)	/* map only what is present */
+#define ODP_UMEM_FAULT_CHECK	BIT(2)	/* fault nothing: -EAGAIN unless all cached */
 
 struct odp_umem *odp_umem_create(struct mm_struct *mm, unsigned long start,
 				 unsigned long end, struct mem_cgroup *memcg,
