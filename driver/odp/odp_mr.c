@@ -319,6 +319,9 @@ int odp_sge_check(struct odp_ctx *ctx, struct odp_pd *pd,
  * @write: into the SGEs' memory (else out of it)
  *
  * Each SGE's part goes through its MR, faulting pages in as needed.
+ * Whatever fails, the WR or receive completes LOC_PROT_ERR: a bad lkey,
+ * range or rights and a page that cannot be faulted in are all the local
+ * SGE's protection error, as ODP NICs and our rxe report them.
  *
  * Return: 0, -EINVAL (bad lkey or bounds), -EACCES, or a fault error.
  */
@@ -353,11 +356,4 @@ int odp_sge_copy(struct odp_ctx *ctx, struct odp_pd *pd,
 		offset = 0;
 	}
 	return len ? -EINVAL : 0;
-}
-
-/* The completion status of a local SGE that odp_sge_copy() failed on. */
-u32 odp_sge_error_status(int err)
-{
-	return err == -EINVAL || err == -EACCES ? ODP_ABI_WC_LOC_PROT_ERR :
-						  ODP_ABI_WC_LOC_ACCESS_ERR;
 }

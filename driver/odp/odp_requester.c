@@ -115,7 +115,7 @@ bool odp_requester_step(struct odp_qp *qp)
 	ret = odp_requester_check(qp, wqe);
 	if (ret) {
 		/* Fails it once every WR before it is answered. */
-		odp_requester_local_error(qp, wqe, odp_sge_error_status(ret));
+		odp_requester_local_error(qp, wqe, ODP_ABI_WC_LOC_PROT_ERR);
 		return false;
 	}
 	/* Wait for the peer to consume requests, or for a send slot. */
@@ -132,7 +132,7 @@ bool odp_requester_step(struct odp_qp *qp)
 	if (ret) {
 		odp_tx_free(tx);
 		odp_tx_unreserve(qp);
-		odp_requester_local_error(qp, wqe, odp_sge_error_status(ret));
+		odp_requester_local_error(qp, wqe, ODP_ABI_WC_LOC_PROT_ERR);
 		return false;
 	}
 	if (last) {
@@ -219,7 +219,7 @@ enum odp_rx_result odp_requester_response(struct odp_qp *qp,
 		if (ret) {
 			odp_requester_fail(qp, wqe, ret == -EPROTO ?
 					   ODP_ABI_WC_BAD_RESP_ERR :
-					   odp_sge_error_status(ret));
+					   ODP_ABI_WC_LOC_PROT_ERR);
 			return ODP_RX_ERROR;
 		}
 		if (hdr->op == ODP_WIRE_READ_RESP) {

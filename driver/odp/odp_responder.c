@@ -199,7 +199,7 @@ static enum odp_rx_result odp_responder_send_first(struct odp_qp *qp,
 	ret = odp_sge_check(qp->ctx, qp->pd, rwqe->sge, rwqe->num_sge, total,
 			    true);
 	if (ret) {
-		odp_rq_complete(qp, rwqe, odp_sge_error_status(ret),
+		odp_rq_complete(qp, rwqe, ODP_ABI_WC_LOC_PROT_ERR,
 				ODP_ABI_WC_RECV, 0, false);
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_OP_ERR);
 	}
@@ -230,7 +230,7 @@ static enum odp_rx_result odp_responder_send(struct odp_qp *qp,
 	ret = odp_sge_copy(qp->ctx, qp->pd, rwqe->sge, rwqe->num_sge,
 			   rwqe->received, odp_wire_payload(rx), len, true);
 	if (ret) {
-		odp_rq_complete(qp, rwqe, odp_sge_error_status(ret),
+		odp_rq_complete(qp, rwqe, ODP_ABI_WC_LOC_PROT_ERR,
 				ODP_ABI_WC_RECV, 0, false);
 		return odp_responder_ack(qp, ODP_ABI_WC_REM_OP_ERR);
 	}

@@ -173,7 +173,6 @@ int odp_sge_check(struct odp_ctx *ctx, struct odp_pd *pd,
 int odp_sge_copy(struct odp_ctx *ctx, struct odp_pd *pd,
 		 const struct odp_abi_sge *sge, u32 num_sge, u32 offset,
 		 void *buf, u32 len, bool write);
-u32 odp_sge_error_status(int err);
 
 /* odp_prefetch.c */
 int odp_advise(struct odp_ctx *ctx, struct odp_abi_advise_mr *cmd);

@@ -46,10 +46,10 @@
  *     or the page it was read back from) may read as zeros, all of the
  *     page's part, never a mix and never other data;
  *   - a WR may fail only with an access error of its own side, and only if
- *     a brk mutation touched a page it accesses: LOC_PROT/LOC_ACCESS_ERR
+ *     a brk mutation touched a page it accesses: LOC_PROT_ERR
  *     for local SGE pages, REM_ACCESS_ERR for WRITE/READ/atomic targets,
  *     REM_OP_ERR for a SEND whose receive buffer broke; the responder's
- *     receive then completes with LOC_PROT/LOC_ACCESS_ERR.  DONTNEED,
+ *     receive then completes with LOC_PROT_ERR.  DONTNEED,
  *     migration and fork never make anything fail;
  *   - after the first unsuccessful WR every WR completes, in order, with
  *     WR_FLUSH_ERR or that error; a WRITE at or after the failed one may or
@@ -1248,7 +1248,7 @@ static const char *st(int s)
 
 static int is_loc_err(int s)
 {
-	return s == ODP_WC_LOC_PROT_ERR || s == ODP_WC_LOC_ACCESS_ERR;
+	return s == ODP_WC_LOC_PROT_ERR;
 }
 
 /*
