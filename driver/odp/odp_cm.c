@@ -236,9 +236,18 @@ int odp_connect(struct odp_ctx *ctx, struct odp_abi_connect *cmd)
 		ret = PTR_ERR(id);
 		goto out_detach;
 	}
+	/*
+	 * detach_lock from publishing the id until rdma_resolve_addr() has
+	 * returned: a concurrent destroy must not rdma_destroy_id() the id
+	 * under it (rdma_cm WARNs on the state change, then the id is gone).
+	 * The id's handlers run from rdma_cm's workqueue and never take
+	 * detach_lock, so this does not wait for them.
+	 */
+	mutex_lock(&qp->detach_lock);
 	mutex_lock(&qp->lock);
 	if (qp->detached) {
 		mutex_unlock(&qp->lock);
+		mutex_unlock(&qp->detach_lock);
 		rdma_destroy_id(id);
 		ret = -ECONNABORTED;
 		goto out_detach;
@@ -249,6 +258,7 @@ int odp_connect(struct odp_ctx *ctx, struct odp_abi_connect *cmd)
 	odp_sockaddr_in(&dst, cmd->addr, cmd->port);
 	ret = rdma_resolve_addr(id, NULL, (struct sockaddr *)&dst,
 				ODP_CM_TIMEOUT_MS);
+	mutex_unlock(&qp->detach_lock);
 	if (!ret)
 		ret = odp_qp_wait_connected(qp, cmd->timeout_ms);
 out_detach:
@@ -576,9 +586,12 @@ static int odp_listener_wait(struct odp_listener *ln, struct odp_qp *qp,
 /*
  * Put the QP on the requested id and accept it.  detach_lock keeps the id
  * alive; rdma_accept() needs the id's handler lock, which must not nest
- * inside qp->lock (handlers take qp->lock).
+ * inside qp->lock (handlers take qp->lock).  *@owned: the QP took the id
+ * (odp_qp_detach() destroys it, maybe right after detach_lock is dropped),
+ * else it is still the caller's.
  */
-static int odp_qp_accept_on(struct odp_qp *qp, struct rdma_cm_id *id)
+static int odp_qp_accept_on(struct odp_qp *qp, struct rdma_cm_id *id,
+			    bool *owned)
 {
 	struct rdma_conn_param param = odp_conn_param();
 	int ret;
@@ -587,8 +600,10 @@ static int odp_qp_accept_on(struct odp_qp *qp, struct rdma_cm_id *id)
 	mutex_lock(&qp->lock);
 	if (qp->detached) {
 		ret = -ECONNABORTED;
+		*owned = false;
 	} else {
 		qp->cm_id = id;
+		*owned = true;
 		ret = odp_wire_setup(qp);
 	}
 	mutex_unlock(&qp->lock);
@@ -626,8 +641,11 @@ int odp_accept(struct odp_ctx *ctx, struct odp_abi_accept *cmd)
 
 	ret = odp_listener_wait(ln, qp, cmd->timeout_ms, &req);
 	if (!ret) {
-		ret = odp_qp_accept_on(qp, req->cm_id);
-		if (ret && !qp->cm_id) {
+		bool owned;
+
+		ret = odp_qp_accept_on(qp, req->cm_id, &owned);
+		/* Not qp->cm_id: a detach may have taken and destroyed it. */
+		if (ret && !owned) {
 			rdma_reject(req->cm_id, NULL, 0,
 				    IB_CM_REJ_CONSUMER_DEFINED);
 			rdma_destroy_id(req->cm_id);

@@ -146,7 +146,11 @@ struct odp_qp {
 	u32			max_recv_sge;
 	bool			sq_sig_all;
 
-	/* Serialises odp_qp_detach() callers; not taken by cm handlers. */
+	/*
+	 * Serialises odp_qp_detach() with itself, with rdma_accept() and with
+	 * connect from publishing cm_id to rdma_resolve_addr()'s return; not
+	 * taken by cm handlers.
+	 */
 	struct mutex		detach_lock;
 	/*
 	 * Protects detached and the setting up of cm_id, ib_cq and rx_bufs
