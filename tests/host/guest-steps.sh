@@ -6,7 +6,8 @@
 #                                      its client inside LIMIT seconds)
 #   connect NAME LIMIT RETRY CMD...    run CMD (a client); while it fails to
 #                                      connect (its output matches
-#                                      $CONNECT_RETRY_RE) try again, for at
+#                                      $CONNECT_RETRY_RE; perftest says
+#                                      "Couldn't connect to") try again, for at
 #                                      most RETRY seconds in all
 #   steps_done                         exit 0 if every step passed, else 1
 #
@@ -14,7 +15,7 @@
 # result to the console as "ODP-STEP NAME rc=RC secs=S tries=N", which the
 # host parses.  A step's exit status 77 counts as a skip, not a failure.
 set -u
-CONNECT_RETRY_RE=${CONNECT_RETRY_RE:-'odp_connect: |[Cc]onnect(ion)? (refused|failed|timed out)|ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT'}
+CONNECT_RETRY_RE=${CONNECT_RETRY_RE:-"odp_connect: |[Cc]onnect(ion)? (refused|failed|timed out)|ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT|Couldn't connect to"}
 _STEPS_FAILED=0
 
 _step_now() { local up _; read -r up _ </proc/uptime; echo "${up%.*}"; }
