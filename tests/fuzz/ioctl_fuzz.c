@@ -1823,9 +1823,12 @@ int main(int argc, char **argv)
 	if (kfd < 0)
 		fprintf(stderr, "note: /dev/kmsg not readable: kernel reports not watched here\n");
 
-	g_start_ms = now_ms();
-	g_deadline_ms = g_start_ms + seconds * 1000;
-	pthread_create(&churn, NULL, churn_main, NULL);
+	/*
+	 * The workers' memory is mapped before the churn thread starts: its
+	 * munmap leaves a hole in an area for up to 2 ms before it maps the
+	 * area again (MAP_FIXED), and a mapping made meanwhile may land in
+	 * that hole, to be replaced, munmapped and mprotected by the churn.
+	 */
 	for (unsigned int i = 0; i < g_threads; i++) {
 		struct thr *t = &g_thr[i];
 
@@ -1842,8 +1845,12 @@ int main(int argc, char **argv)
 			perror("mmap");
 			return 2;
 		}
-		pthread_create(&t->pt, NULL, worker_main, t);
 	}
+	g_start_ms = now_ms();
+	g_deadline_ms = g_start_ms + seconds * 1000;
+	pthread_create(&churn, NULL, churn_main, NULL);
+	for (unsigned int i = 0; i < g_threads; i++)
+		pthread_create(&g_thr[i].pt, NULL, worker_main, &g_thr[i]);
 
 	/* Monitor: kernel log, stuck operations, the deadline. */
 	for (;;) {
