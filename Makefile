@@ -22,19 +22,32 @@
 # The Debian 6.12 kernel (image, headers, modules) is unpacked into
 # $(ODP_CACHE)/kernel/<version>/ by tests/vm/fetch-kernel.sh; nothing is
 # installed on the host except Debian packages (scripts/install-deps.sh).
+#
+# KVER=6.1 (e.g. make check KVER=6.1) builds for and boots Debian 12's own
+# 6.1 kernel (the newest 6.1.0-<abi>-amd64) instead.  There our ODP rxe is
+# not built (driver/rxe/README.md: 6.1's rxe runs its work in tasklets,
+# which cannot sleep for a fault) and the VM loads Debian's rdma_rxe.
 
 SHELL		:= /bin/bash
 PYTHON		:= /usr/bin/python3
 export ODP_CACHE ?= $(HOME)/.cache/odp
 
+# The kernel series: KVER=6.1 (or a full 6.1.0-<abi>-amd64) selects 6.1.
+# Exported: sub-makes and scripts see the same series.
+export ODP_KSERIES := $(if $(filter 6.1 6.1.%,$(KVER)),6.1,6.12)
+KPTR		:= $(if $(filter 6.1,$(ODP_KSERIES)),current-6.1,current)
+
+# KREL is the kernel release the recipes build for and boot.  KVER cannot be
+# it: a command-line KVER overrides every assignment, and KVER=6.1 names a
+# series.  A full release on the command line (make install KVER=$$(uname -r)
+# KDIR=...) is taken as it is; otherwise KREL comes from the cache's pointer
+# file, read when a recipe runs, i.e. after `kernel` has written it.
 # KERNEL=debug: build against and run on the debug kernel of `make
 # debug-kernel` (tests/vm/debug-kernel.sh) instead of Debian's.
 KERNEL		?=
-# Evaluated when a recipe runs, i.e. after `kernel` has written .../current
-# (or .../debug).
 ifeq ($(KERNEL),debug)
-KVER		 = $(shell cat $(ODP_CACHE)/kernel/debug 2>/dev/null)
-KDIR		 = $(ODP_CACHE)/kernel/$(KVER)/lib/modules/$(KVER)/build
+KREL		 = $(shell cat $(ODP_CACHE)/kernel/debug 2>/dev/null)
+KDIR		 = $(ODP_CACHE)/kernel/$(KREL)/lib/modules/$(KREL)/build
 # The debug kernel's modules are built apart from Debian's: odp_core.ko and
 # odp.ko in a mirror of driver/ made of links to its sources, our rxe in
 # build/debug/rxe/ (from the rxe source of the debug kernel's own tree).
@@ -49,16 +62,18 @@ export ODP_VM_KERNEL := debug
 ODP_TIMEOUT_SCALE ?= 4
 VM_ENV		:= --env ODP_TIMEOUT_SCALE $(ODP_TIMEOUT_SCALE)
 else ifeq ($(KERNEL),)
-KVER		 = $(shell cat $(ODP_CACHE)/kernel/current 2>/dev/null)
-KDIR		 = $(ODP_CACHE)/kernel/$(KVER)/usr/src/linux-headers-$(KVER)
+KREL		 = $(if $(filter-out 6.1 6.12,$(KVER)),$(KVER),$(shell cat $(ODP_CACHE)/kernel/$(KPTR) 2>/dev/null))
+KDIR		 = $(ODP_CACHE)/kernel/$(KREL)/usr/src/linux-headers-$(KREL)
 MODDIR		:= driver
 RXE_ARGS	:=
 VM_ENV		:=
 else
 $(error KERNEL=$(KERNEL): the choices are KERNEL=debug or none (Debian's kernel))
 endif
+# On 6.1 the VM runs Debian's rxe (see above).
+VM_RXE		:= $(if $(filter 6.1,$(ODP_KSERIES)),--stock-rxe)
 
-VM		:= $(PYTHON) tests/vm/run
+VM		 = $(PYTHON) tests/vm/run --kver $(KREL) $(VM_RXE)
 # Limit on the command inside the VM, seconds (the VM gets 180 s more).
 VM_TIMEOUT	?= 3600
 # Extra pytest arguments for `make check`, e.g. T="-k 'mr and not huge' -x".
@@ -84,7 +99,7 @@ kernel:
 ifeq ($(origin KDIR),command line)
 	@test -f $(KDIR)/Makefile || { echo "make: KDIR=$(KDIR) holds no kernel headers"; exit 1; }
 else
-	@bash tests/vm/fetch-kernel.sh >/dev/null
+	@bash tests/vm/fetch-kernel.sh --series $(ODP_KSERIES) >/dev/null
 endif
 endif
 
@@ -123,7 +138,11 @@ endif
 # from the rxe source of the tree the debug kernel was built from (the same
 # Debian linux-source version; scripts/fetch-rxe-source.sh checks that).
 rxe: module
-	ODP_KDIR=$(KDIR) $(MAKE) -C driver/rxe KVER=$(KVER) KDIR=$(KDIR) $(RXE_ARGS)
+ifeq ($(ODP_KSERIES),6.1)
+	@echo "make: no ODP rxe for 6.1 (driver/rxe/README.md); the VM loads Debian's rdma_rxe"
+else
+	ODP_KDIR=$(KDIR) $(MAKE) -C driver/rxe KVER=$(KREL) KDIR=$(KDIR) $(RXE_ARGS)
+endif
 
 # libodp, the test programs and the examples have their own Makefiles; a
 # missing one is reported and skipped (the parts are written in parallel).
@@ -236,7 +255,7 @@ lint: kernel
 #   alias page per call that shares a page, as rdma-core installs them),
 #   the tools (odpstat) and examples (odp_demo, odp_rc_pingpong,
 #   odp_write_bw) in $(BINDIR), and the kernel modules odp_core.ko, odp.ko
-#   and our rdma_rxe.ko in /lib/modules/$(KVER)/updates/ (searched by depmod
+#   and our rdma_rxe.ko in /lib/modules/$(KREL)/updates/ (searched by depmod
 #   before the in-tree rxe).  KVER/KDIR default to the VM kernel of the
 #   cache; for the running kernel: make install KVER=$$(uname -r)
 #   KDIR=/lib/modules/$$(uname -r)/build.  Or let DKMS build the modules for
@@ -249,12 +268,14 @@ LIBDIR		?= $(PREFIX)/lib
 INCLUDEDIR	?= $(PREFIX)/include
 MANDIR		?= $(PREFIX)/share/man
 PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
-INSTALL_MODDIR	 = /lib/modules/$(KVER)/updates
+INSTALL_MODDIR	 = /lib/modules/$(KREL)/updates
 DKMS_SRCDIR	?= /usr/src/odp-$(VERSION)
 INSTALL		?= install
 EXAMPLES	:= odp_demo odp_rc_pingpong odp_write_bw
 TOOLS		:= tools/odpstat/odpstat
-MODULES		 = driver/core/odp_core.ko driver/odp/odp.ko build/rxe/rdma_rxe.ko
+# No ODP rxe on 6.1 (driver/rxe/README.md).
+MODULES		 = driver/core/odp_core.ko driver/odp/odp.ko \
+		   $(if $(filter 6.1,$(ODP_KSERIES)),,build/rxe/rdma_rxe.ko)
 # What DKMS needs to build the modules (make module rxe), no build products.
 DKMS_FILES	 = dkms.conf Makefile scripts/fetch-rxe-source.sh \
 		   $(wildcard include/uapi/*.h) \
@@ -305,8 +326,8 @@ install-tools: lib
 install-modules: module rxe
 	$(INSTALL) -d $(DESTDIR)$(INSTALL_MODDIR)
 	$(INSTALL) -m 0644 $(MODULES) $(DESTDIR)$(INSTALL_MODDIR)/
-	@if [ -z "$(DESTDIR)" ]; then echo "depmod -a $(KVER)"; depmod -a $(KVER); \
-	 else echo "make: DESTDIR set: run depmod -a $(KVER) on the target"; fi
+	@if [ -z "$(DESTDIR)" ]; then echo "depmod -a $(KREL)"; depmod -a $(KREL); \
+	 else echo "make: DESTDIR set: run depmod -a $(KREL) on the target"; fi
 
 # The source DKMS builds from; then: dkms install odp/$(VERSION) [-k <kernel>]
 install-dkms:
@@ -330,7 +351,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(DKMS_SRCDIR)
 
 clean:
-	@if [ -n "$(KVER)" ] && [ -d "$(KDIR)" ]; then \
+	@if [ -n "$(KREL)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODDIR) clean; fi
 	rm -f driver/*/*.o driver/*/.*.o driver/*/*.ko driver/.*.cmd driver/*/.*.cmd \
 		driver/*/*.mod driver/*/*.mod.c driver/Module.symvers driver/modules.order \

@@ -158,7 +158,9 @@ fi
 ver=$imgver
 upstream=${ver%%-*}			# 6.12.117
 series=$(cut -d. -f1,2 <<<"$upstream")	# 6.12
-case "$kver" in "$upstream"+*) ;; *) die "kernel $kver does not match Debian version $ver" ;; esac
+# 6.12 kernels are named after the upstream version (6.12.117+deb12-amd64),
+# 6.1 ones after their ABI (6.1.0-57-amd64 is 6.1.192-3).
+case "$kver" in "$upstream"+*|"$series".0-[0-9]*-amd64) ;; *) die "kernel $kver does not match Debian version $ver" ;; esac
 pkg=linux-source-$series
 dir=$SROOT/$ver
 

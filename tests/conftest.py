@@ -40,6 +40,15 @@ DEFAULT_TIMEOUT = int(os.environ.get("ODP_TEST_TIMEOUT", "120"))
 # the tests' assertions stay the same.
 TIMEOUT_SCALE = float(os.environ.get("ODP_TIMEOUT_SCALE", "1"))
 
+# The kernel the VM booted and the rxe it loaded (tests/vm/guest-init.sh).
+# On Debian's 6.1 kernel (make check KVER=6.1) the runner always loads
+# Debian's rdma_rxe: there is no ODP rxe for 6.1 (driver/rxe/README.md).
+KERNEL_61 = os.environ.get("ODP_KVER", "").startswith("6.1.")
+STOCK_RXE = os.environ.get("ODP_RXE", "ours") == "stock"
+NO_ODP_RXE_61 = ("Debian's 6.1 kernel: no ODP rxe, Debian's rdma_rxe is loaded (6.1's rxe runs "
+                 "requester, responder and completer in tasklets, which cannot sleep to fault "
+                 "pages in; driver/rxe/README.md)")
+
 
 # --------------------------------------------------------------------------
 # The kernel log

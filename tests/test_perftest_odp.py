@@ -38,6 +38,8 @@ import time
 
 import pytest
 
+from conftest import KERNEL_61, NO_ODP_RXE_61
+
 ADDR = os.environ.get("ODP_RDMA_ADDR", "10.99.0.1")
 IBDEV = os.environ.get("ODP_RDMA_DEV", "rxe0")
 TIMEOUT = 90
@@ -45,7 +47,8 @@ _port = [int(os.environ.get("ODP_PERFTEST_PORT", "18800"))]
 
 OURS = os.environ.get("ODP_RXE", "ours") == "ours"
 needs_ours = pytest.mark.skipif(
-    not OURS, reason="Debian's rxe is loaded (ODP_RXE=stock): it has no ODP")
+    not OURS, reason=NO_ODP_RXE_61 if KERNEL_61 else
+    "Debian's rxe is loaded (ODP_RXE=stock): it has no ODP")
 
 # (tool, size, iterations): about 1-2 s of traffic each under TCG.
 CASES = [

@@ -38,7 +38,7 @@ import sys
 
 import pytest
 
-from conftest import KernelLog, kernel_problems
+from conftest import KERNEL_61, KernelLog, kernel_problems
 
 SUITE = "/usr/share/doc/rdma-core/tests"
 DEV = "rxe0"
@@ -78,6 +78,16 @@ RACY = {
     "tests.test_cq.CQTest.test_resize_cq",
 }
 RETRIES = 8
+
+# Tests that fail on Debian's 6.1 rxe (make check KVER=6.1) for a reason of
+# that kernel: test -> (outcome, regex over its report, reason).  Accepted
+# only on 6.1, only with that outcome and report.
+RXE_61_FAILS = {
+    "tests.test_qpex.QpExTestCase.test_qp_ex_rc_atomic_write": (
+        "ERROR", r"Completion status is local QP operation error",
+        "Debian's 6.1 rxe has no RDMA ATOMIC WRITE (IB_WR_ATOMIC_WRITE came to rxe in 6.2; "
+        "librxe 44 posts it, 6.1's requester fails the WR with LOC_QP_OP_ERR)"),
+}
 
 OUTCOMES = r"(ok|FAIL|ERROR|expected failure|unexpected success|skipped (.*))$"
 # "test_x (tests.mod.Class.test_x) ... ok", the " ... ok" maybe on the next
@@ -216,6 +226,14 @@ def suite(tmp_path_factory, odp_device):
     return log, ran, secs, counts, results, retried, kernel
 
 
+def report_of(log, test):
+    """unittest's report (traceback) of TEST (module.Class.method) in LOG."""
+    method = test.rsplit(".", 1)[1]
+    head = rf"^(?:ERROR|FAIL): {re.escape(method)} \({re.escape(test)}\)\n"
+    m = re.search(head + r"(.*?)(?=^={70}|^-{70}\nRan |\Z)", log, re.M | re.S)
+    return m.group(1) if m else ""
+
+
 def test_rdma_core_suite(suite, capsys):
     """The suite ran, nothing failed (a known race may pass on a rerun)."""
     log, ran, secs, counts, results, retried, kernel = suite
@@ -237,6 +255,12 @@ def test_rdma_core_suite(suite, capsys):
     bad = {t: o for t, (o, _) in results.items()
            if o in ("FAIL", "ERROR", "unexpected success")
            and not (t in retried and retried[t][1][-1] == "ok")}
+    for t in [t for t in bad if KERNEL_61 and t in RXE_61_FAILS]:
+        outcome, pattern, reason = RXE_61_FAILS[t]
+        if bad[t] == outcome and re.search(pattern, report_of(log, t)):
+            del bad[t]
+            with capsys.disabled():
+                print(f"  6.1: {t}: {outcome} as expected: {reason}", file=sys.stderr)
     reports = log[log.find("=" * 70):] if bad else ""
     assert not bad, f"rdma-core tests failed on {DEV}: {bad}\n{reports[-6000:]}"
 

@@ -11,7 +11,8 @@ the key ones are asserted here again.
 
 Each test also fails on a kernel warning (conftest) and if an MR of the
 device outlives the program (`rdma res show mr`).  Under Debian's own rxe
-(tests/vm/run --stock-rxe) there are no ODP caps and every test skips.
+(tests/vm/run --stock-rxe, and always on Debian's 6.1 kernel) there are no
+ODP caps and every test skips.
 """
 
 import json
@@ -22,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULT_TIMEOUT, TESTS, parse_counters, wait_for
+from conftest import DEFAULT_TIMEOUT, KERNEL_61, NO_ODP_RXE_61, TESTS, parse_counters, wait_for
 
 VERBS = os.path.join(TESTS, "verbs", "verbs_odp")
 IBDEV = os.environ.get("ODP_RDMA_DEV", "rxe0")
@@ -87,7 +88,8 @@ def vrun(test, timeout=DEFAULT_TIMEOUT, finding=None):
         print("--- stderr ---\n" + proc.stderr, end="")
     if proc.returncode == 77:
         reason = proc.stderr.strip().splitlines()
-        pytest.skip(f"verbs_odp {test}: " + (reason[-1] if reason else "skipped"))
+        pytest.skip(f"verbs_odp {test}: " + (f"{NO_ODP_RXE_61}: " if KERNEL_61 else "") +
+                    (reason[-1] if reason else "skipped"))
     if proc.returncode != 0 and finding and re.search(finding, proc.stderr):
         raise RxeFinding(f"verbs_odp {test}: {proc.stderr.strip()}")
     if proc.returncode != 0:

@@ -1,8 +1,9 @@
 #!/bin/bash
-# Fetch the newest Debian 12 (bookworm) linux 6.12 kernel into a cache folder.
+# Fetch the newest Debian 12 (bookworm) linux 6.12 (default) or 6.1 kernel into
+# a cache folder.
 #
-#   tests/vm/fetch-kernel.sh            resolve, download if needed, print the version
-#   tests/vm/fetch-kernel.sh --kdir     ... and print the headers dir instead
+#   tests/vm/fetch-kernel.sh [--series 6.12|6.1]          resolve, download if needed, print the version
+#   tests/vm/fetch-kernel.sh [--series 6.12|6.1] --kdir   ... and print the headers dir instead
 #   tests/vm/fetch-kernel.sh --upstream the newest linux-image-6.18.*+deb13-amd64 of
 #                                       trixie-backports (image and modules only), the
 #                                       upstream anchor of the benchmarks (its rxe has
@@ -11,10 +12,16 @@
 #
 # The .debs are downloaded with `apt-get download` and unpacked with `dpkg-deb -x`
 # into ${ODP_CACHE:-$HOME/.cache/odp}/kernel/<ver>/; nothing is installed on the
-# host.  <cache>/kernel/current names the version that the build and the VM use.
+# host.  <cache>/kernel/current names the 6.12 version that the build and the
+# VM use by default, <cache>/kernel/current-6.1 the 6.1 one (`make ... KVER=6.1`).
+# The series can also be given as ODP_KSERIES=6.1.
 # Set ODP_KVER=<ver> to pin a version that is already in the cache (or in the
 # archive).  The newest version is resolved every time, because old versions
 # leave the archive.
+#
+# Debian names the two series differently: 6.12 as 6.12.<n>+deb12-amd64 with a
+# linux-kbuild-6.12.<n>+deb12 per upload; 6.1 by ABI as 6.1.0-<abi>-amd64, with
+# one linux-kbuild-6.1 package whose version must equal the image's.
 #
 # --upstream uses a private apt configuration under <cache>/apt-trixie-backports/
 # (its own sources list, lists and archives; the host's apt config and lists are
@@ -26,9 +33,21 @@ KROOT=$CACHE/kernel
 PRINT=version
 UPSTREAM=
 APT_OPTS=()
-case "${1:-}" in
---kdir) PRINT=kdir ;;
---upstream) UPSTREAM=1 ;;
+SERIES=${ODP_KSERIES:-6.12}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kdir) PRINT=kdir ;;
+	--upstream) UPSTREAM=1 ;;
+	--series) SERIES=${2:?--series needs 6.12 or 6.1}; shift ;;
+	--series=*) SERIES=${1#--series=} ;;
+	*) echo "usage: $0 [--series 6.12|6.1] [--kdir] | --upstream" >&2; exit 2 ;;
+	esac
+	shift
+done
+case "$SERIES" in
+6.12) CURRENT=$KROOT/current ;;
+6.1) CURRENT=$KROOT/current-6.1 ;;
+*) echo "fetch-kernel: unknown series '$SERIES' (6.12 or 6.1)" >&2; exit 2 ;;
 esac
 
 log() { echo "fetch-kernel: $*" >&2; }
@@ -37,7 +56,7 @@ log() { echo "fetch-kernel: $*" >&2; }
 # headers-common and kbuild packages are all known to apt (one apt-cache call:
 # each one costs most of a second).
 resolve() {
-	local names v kpkg
+	local names v kpkg re
 	if [ -n "$UPSTREAM" ]; then
 		names=$(apt-cache "${APT_OPTS[@]}" pkgnames linux-image-6.18 2>/dev/null)
 		sed -nE 's/^linux-image-(6\.18\.[0-9]+\+deb13-amd64)(-unsigned)?$/\1/p' <<<"$names" |
@@ -45,12 +64,17 @@ resolve() {
 		return
 	fi
 	names=$(apt-cache pkgnames linux- 2>/dev/null | sort -u)
-	for v in $(sed -nE 's/^linux-image-(6\.12\.[0-9]+\+deb12-amd64)(-unsigned)?$/\1/p' <<<"$names" |
+	if [ "$SERIES" = 6.1 ]; then
+		re='6\.1\.0-[0-9]+-amd64'
+	else
+		re='6\.12\.[0-9]+\+deb12-amd64'
+	fi
+	for v in $(sed -nE "s/^linux-image-($re)(-unsigned)?\$/\\1/p" <<<"$names" |
 		   sort -u -V -r); do
 		kpkg=${v%-amd64}
 		if grep -qxF "linux-headers-$v" <<<"$names" &&
 		   grep -qxF "linux-headers-$kpkg-common" <<<"$names" &&
-		   grep -qxF "linux-kbuild-$kpkg" <<<"$names"; then
+		   { [ "$SERIES" = 6.1 ] || grep -qxF "linux-kbuild-$kpkg" <<<"$names"; }; then
 			echo "$v"
 			return 0
 		fi
@@ -59,6 +83,19 @@ resolve() {
 }
 
 have_pkg() { apt-cache "${APT_OPTS[@]}" show --no-all-versions "$1" >/dev/null 2>&1; }
+
+# kbuild_pkg <ver> <image package>: the linux-kbuild package (with =<version>
+# for 6.1, whose kbuild package is shared by all ABIs).
+kbuild_pkg() {
+	local iv
+	case "$1" in
+	6.1.*)
+		iv=$(apt-cache show --no-all-versions "$2" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
+		[ -n "$iv" ] || return 1
+		echo "linux-kbuild-6.1=$iv" ;;
+	*)	echo "linux-kbuild-${1%-amd64}" ;;
+	esac
+}
 
 apt_update() {
 	if [ -n "$UPSTREAM" ]; then
@@ -74,12 +111,13 @@ apt_update() {
 # failure (written with explicit checks: it runs inside `if`, where set -e
 # does not apply).
 fetch() {
-	local v=$1 kpkg=${1%-amd64} dir=$KROOT/$1 tmp img deb
+	local v=$1 kpkg=${1%-amd64} dir=$KROOT/$1 tmp img deb kbuild
 	tmp=$(mktemp -d "$KROOT/.fetch-$v.XXXXXX") || return 1
 	img=linux-image-$v-unsigned
 	have_pkg "$img" || img=linux-image-$v
 	[ -z "$UPSTREAM" ] || img=linux-image-$v	# trixie's -unsigned is only a virtual name
-	local pkgs=("$img" "linux-headers-$v" "linux-headers-$kpkg-common" "linux-kbuild-$kpkg")
+	kbuild=$(kbuild_pkg "$v" "$img") || { rm -rf "$tmp"; return 1; }
+	local pkgs=("$img" "linux-headers-$v" "linux-headers-$kpkg-common" "$kbuild")
 	[ -z "$UPSTREAM" ] || pkgs=("$img")	# booted only, nothing is built against it
 	log "downloading ${pkgs[*]}"
 	# _apt cannot write into a root-owned mktemp dir: let apt fetch as the caller.
@@ -151,9 +189,9 @@ if [ -z "$ver" ]; then
 fi
 if [ -z "$ver" ]; then
 	# Offline and nothing resolvable: fall back on what is cached.
-	ver=$(cat "$KROOT/current" 2>/dev/null || true)
+	ver=$(cat "$CURRENT" 2>/dev/null || true)
 	[ -n "$ver" ] && [ -f "$KROOT/$ver/.complete" ] ||
-		{ log "no linux-image-6.12.*+deb12-amd64 in apt's lists and none cached"; exit 1; }
+		{ log "no linux-image-$SERIES.* (amd64) in apt's lists and none cached"; exit 1; }
 	log "cannot resolve with apt; using cached $ver"
 fi
 
@@ -165,8 +203,8 @@ if [ ! -f "$KROOT/$ver/.complete" ]; then
 		fetch "$ver" || { log "cannot fetch kernel $ver"; exit 1; }
 	fi
 fi
-if [ "$(cat "$KROOT/current" 2>/dev/null || true)" != "$ver" ]; then
-	echo "$ver" >"$KROOT/current.tmp" && mv "$KROOT/current.tmp" "$KROOT/current"
+if [ "$(cat "$CURRENT" 2>/dev/null || true)" != "$ver" ]; then
+	echo "$ver" >"$CURRENT.tmp" && mv "$CURRENT.tmp" "$CURRENT"
 fi
 log "kernel $ver in $KROOT/$ver"
 if [ $PRINT = kdir ]; then

@@ -9,7 +9,9 @@ ver=$1
 CACHE=${ODP_CACHE:-$HOME/.cache/odp}
 kroot=$CACHE/kernel/$ver
 here=$(cd "$(dirname "$0")" && pwd)
-MODULES="9p 9pnet_virtio overlay"	# + their dependencies (netfs, 9pnet)
+# + their dependencies (netfs, 9pnet).  virtio_pci is built in on 6.12 (modprobe
+# says "builtin", skipped), a module on 6.1: first, so that the 9p devices exist.
+MODULES="virtio_pci 9p 9pnet_virtio overlay"
 
 [ -f "$kroot/.complete" ] || { echo "mkinitramfs: kernel $ver not cached" >&2; exit 1; }
 key=$(cat "$here/mkinitramfs.sh" "$here/initramfs-init" /bin/busybox | sha256sum | cut -c1-12)
