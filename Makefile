@@ -3,8 +3,10 @@
 #   make demo     install deps, fetch the kernel, build, run examples/odp_demo in a VM
 #   make check    install deps, fetch the kernel, build, run the test suite in a VM
 #                 (extra pytest arguments: make check T="-k mr -x")
-#   make lint     W=1 -Werror build, sparse, checkpatch --strict; cppcheck over
-#                 libodp, examples and tools (make check runs it first)
+#   make lint     W=1 -Werror build, sparse, checkpatch --strict; our rxe: no
+#                 W=1/sparse finding beyond the pristine rxe's, checkpatch on its
+#                 patches; cppcheck over libodp, examples and tools (make check
+#                 runs it first)
 #   make install  libodp, odp.h, libodp.pc, man pages, odpstat, the examples and
 #                 the modules (DESTDIR, PREFIX); make install-dkms: the DKMS source
 #   make fuzz     install deps, build, run both fuzzers (tests/fuzz) in one VM,
@@ -245,7 +247,7 @@ stress:
 
 lint: kernel
 	bash scripts/install-deps.sh --lint
-	bash scripts/lint.sh $(KDIR)
+	bash scripts/lint.sh $(KDIR) $(if $(filter 6.1,$(ODP_KSERIES)),,$(KREL))
 
 # --- make install --------------------------------------------------------
 # Installs, under DESTDIR (staging) and PREFIX (default /usr/local):
