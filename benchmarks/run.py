@@ -90,6 +90,14 @@ FULL = {
         ["fault", "--batches", "1,16,256", "--iters", "60", "--reps", "5"],
         ["inval", "--sizes", "16,512,8192", "--reps", "9"],
     ],
+    # Our rxe's two fault modes (rdma_rxe odp_fault=inline|deferred): the
+    # fault path per page in deferred mode (bench_verbs fault, beside the
+    # inline run above), and bench_rxe_storm (both modes alternating).
+    "verbs_fault_deferred": ["fault", "--batches", "1,16,256", "--iters", "60", "--reps", "5"],
+    "verbs_rxe_storm": [
+        ["--qps", "16", "--chunk", "262144", "--iters", "20", "--reps", "3"],
+        ["--qps", "4", "--chunk", "65536", "--iters", "60", "--reps", "3"],
+    ],
 }
 QUICK = {
     "reg": ["--sizes", "4K,1M,64M", "--reps", "2", "--big-reps", "1",
@@ -119,6 +127,8 @@ QUICK = {
         ["fault", "--batches", "1,16", "--iters", "10", "--reps", "1"],
         ["inval", "--sizes", "16,512", "--reps", "2"],
     ],
+    "verbs_fault_deferred": ["fault", "--batches", "1,16", "--iters", "10", "--reps", "1"],
+    "verbs_rxe_storm": [["--qps", "4", "--chunk", "65536", "--iters", "5", "--reps", "1"]],
 }
 
 PERFTEST = {"write": "ib_write_bw", "read": "ib_read_bw", "send": "ib_send_bw"}
@@ -783,6 +793,7 @@ def bench_verbs(params, raw):
         log(f"bench_verbs check FAILED: {e}")
     out["samples"] = bsamples
     out.update(aggregate_verbs(bsamples))
+    out["fault_modes"] = fault_modes(params, raw, out["errors"])
     # Data checks (tests/verbs/verbs_odp): multi-packet transfers into
     # dropped pages, THP, hugetlb, implicit ODP; every byte compared.
     out["checks"] = []
@@ -803,6 +814,45 @@ def bench_verbs(params, raw):
         log(f"verbs_odp {name}: {res}")
     out["seconds"] = time.monotonic() - t0
     return out
+
+
+ODP_FAULT_PARAM = "/sys/module/rdma_rxe/parameters/odp_fault"
+
+
+def fault_modes(params, raw, errors):
+    """Our rxe's inline vs deferred faults: bench_verbs fault with
+    odp_fault=deferred (the inline run is the main one), and
+    bench_rxe_storm, which switches the mode itself."""
+    if os.environ.get("ODP_RXE") != "ours" or not os.path.exists(ODP_FAULT_PARAM):
+        return {"skipped": "not our rxe (no rdma_rxe odp_fault parameter)"}
+    res = {"deferred_fault": [], "rxe_storm": [], "rxe_storm_summary": []}
+    old = read(ODP_FAULT_PARAM).strip() or "inline"
+    try:
+        with open(ODP_FAULT_PARAM, "w") as f:
+            f.write("deferred")
+        ss, _ = run_jsonl("bench_verbs", params["verbs_fault_deferred"], raw,
+                          tag="bench_verbs-fault-deferred")
+        res["deferred_fault"] = aggregate_verbs(ss)["fault"]
+    except Exception as e:      # noqa: BLE001 - record, keep going
+        errors.append(f"bench_verbs fault (deferred): {e}")
+        log(f"bench_verbs fault (deferred) FAILED: {e}")
+    finally:
+        with open(ODP_FAULT_PARAM, "w") as f:
+            f.write(old)
+    for i, args in enumerate(params["verbs_rxe_storm"]):
+        try:
+            ss, _ = run_jsonl("bench_rxe_storm", args, raw, tag=f"bench_rxe_storm-{i}")
+            res["rxe_storm"] += [s for s in ss if s.get("bench") == "rxe_storm"]
+            for sm in (s for s in ss if s.get("bench") == "rxe_storm_summary"):
+                for v in sm.values():       # report.ratio() prints the spread for n > 1
+                    if isinstance(v, dict) and "median" in v:
+                        v["n"] = sm["reps"]
+                res["rxe_storm_summary"].append(sm)
+        except Exception as e:      # noqa: BLE001 - record, keep going
+            errors.append(f"bench_rxe_storm {' '.join(args)}: {e}")
+            log(f"bench_rxe_storm {' '.join(args)} FAILED: {e}")
+    res["mode_after"] = read(ODP_FAULT_PARAM).strip()
+    return res
 
 
 def aggregate_verbs(samples):
