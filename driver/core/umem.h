@@ -88,7 +88,11 @@ struct odp_umem {
 /* Tag of a pt entry (xa_tag_pointer()): 0 read-only, ODP_PTE_WRITE writable. */
 #define ODP_PTE_WRITE		1UL
 
-/* Entries dropped between two chances to reschedule. */
+/*
+ * A blockable zap may reschedule after erasing this many pages (in aligned
+ * blocks of at most this many, unless an entry is bigger: pt.c), or after
+ * write-protecting this many entries.
+ */
 #define ODP_ZAP_BATCH		1024
 
 /* Ids of umems, for the tracepoints (odp_trace.h). */
