@@ -3,11 +3,28 @@
  * odp_core: device access to a umem through its translation cache.
  *
  * The device (here the CPU copying on its behalf; the RDMA transport uses
- * the same calls) reads and writes only pages whose entries it looked up
- * under umem->lock.  Before dropping the lock it puts the range on
- * umem->inflight; the invalidation of any page of the range waits until it is
- * taken off.  So a fault never holds umem->lock while copying, and an
- * invalidation of another part of the umem does not wait for the copy.
+ * the same calls) reads and writes only pages it holds "in flight": it puts
+ * the range on umem->inflight first, then looks the entries up, without
+ * umem->lock; the invalidation of any page of the range waits until it is
+ * taken off.  So an access never takes umem->lock (a fault or an
+ * invalidation of the umem does not stall it, nor does it stall them), and
+ * an invalidation of another part of the umem does not wait for the copy.
+ *
+ * Why an access never uses a page after its invalidation returned, with
+ * A an access and I an invalidation of a page A looks up:
+ *
+ *   A: add to inflight (under inflight_lock); look the entry up (RCU)
+ *   I: zap the entry (under umem->lock and xa_lock); then check inflight
+ *      (under inflight_lock) and wait while an overlapping access is on it
+ *
+ * The critical sections of inflight_lock are totally ordered.  If A's comes
+ * first, I's check finds A and waits for its end.  If I's comes first, the
+ * zap is before I's release of inflight_lock and A's lookup after A's
+ * acquire of it: A finds the entry gone (or read-only) and faults, and the
+ * fault, which takes umem->lock and checks mmu_interval_read_retry(),
+ * installs nothing stale.  Either way I returns only after the last access
+ * that could have read the old entry ended.  The same argument holds for
+ * odp_umem_kill() with "set dead" in place of the zap.
  */
 #include <linux/highmem.h>
 #include <linux/hmm.h>
@@ -39,35 +56,6 @@ bool odp_inflight_overlaps(struct odp_umem *umem, unsigned long start,
 	return overlaps;
 }
 
-/*
- * Look up the pages from @start on, up to @npages, that are mapped with the
- * permission the access needs, and hold them in flight.  Returns how many
- * leading pages were found (0: the first one needs a fault), or -EINVAL
- * once the umem is deregistered.
- */
-static long odp_umem_begin_access(struct odp_umem *umem, unsigned long start,
-				  unsigned long npages, bool write,
-				  struct page **pages, struct odp_inflight *inf)
-{
-	unsigned long i;
-
-	mutex_lock(&umem->lock);
-	if (umem->dead) {
-		mutex_unlock(&umem->lock);
-		return -EINVAL;
-	}
-	i = odp_pt_lookup(umem, start, npages, write, pages);
-	if (i) {
-		inf->start = start;
-		inf->end = start + i * PAGE_SIZE;
-		spin_lock(&umem->inflight_lock);
-		list_add(&inf->node, &umem->inflight);
-		spin_unlock(&umem->inflight_lock);
-	}
-	mutex_unlock(&umem->lock);
-	return i;
-}
-
 static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf)
 {
 	spin_lock(&umem->inflight_lock);
@@ -90,6 +78,36 @@ static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf)
 	 */
 	if (wq_has_sleeper(&umem->inflight_wq))
 		wake_up_all(&umem->inflight_wq);
+}
+
+/*
+ * Hold [start, start + npages pages) in flight, then look up the pages from
+ * @start on that are mapped with the permission the access needs (see the
+ * top of this file for why in this order).  Returns how many leading pages
+ * were found and stay held (0: the first one needs a fault, nothing is
+ * held), or -EINVAL once the umem is killed.
+ */
+static long odp_umem_begin_access(struct odp_umem *umem, unsigned long start,
+				  unsigned long npages, bool write,
+				  struct page **pages, struct odp_inflight *inf)
+{
+	unsigned long i;
+
+	/* The whole window: the lookup may find any page of it. */
+	inf->start = start;
+	inf->end = start + npages * PAGE_SIZE;
+	spin_lock(&umem->inflight_lock);
+	list_add(&inf->node, &umem->inflight);
+	spin_unlock(&umem->inflight_lock);
+
+	if (READ_ONCE(umem->dead)) {
+		odp_umem_end_access(umem, inf);
+		return -EINVAL;
+	}
+	i = odp_pt_lookup(umem, start, npages, write, pages);
+	if (!i)
+		odp_umem_end_access(umem, inf);
+	return i;
 }
 
 /* Copy @len bytes between @buf and the held pages, from @offset in the first. */

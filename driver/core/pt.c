@@ -157,7 +157,8 @@ void odp_pt_done(struct xa_state *xas)
 /**
  * odp_pt_lookup - the pages of [start, start + npages pages) the device may
  *	touch for this access
- * @umem: the umem; caller holds umem->lock
+ * @umem: the umem; caller holds umem->lock, or holds the range in flight
+ *	(access.c: an invalidation then waits for it before the pages go)
  * @start: page-aligned address
  * @npages: pages wanted
  * @write: the access writes: only writable entries count
@@ -171,7 +172,6 @@ unsigned long odp_pt_lookup(struct odp_umem *umem, unsigned long start,
 {
 	unsigned long index = start >> PAGE_SHIFT, i = 0;
 
-	lockdep_assert_held(&umem->lock);
 	rcu_read_lock();
 	while (i < npages) {
 		XA_STATE(xas, &umem->pt, index + i);

@@ -89,7 +89,8 @@ void odp_umem_kill(struct odp_umem *umem)
 		return;
 	}
 	mutex_lock(&umem->lock);
-	umem->dead = true;
+	/* Accesses read it without the lock (access.c). */
+	WRITE_ONCE(umem->dead, true);
 	mutex_unlock(&umem->lock);
 	wait_event(umem->inflight_wq,
 		   !odp_inflight_overlaps(umem, umem->start, umem->end));
