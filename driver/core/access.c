@@ -56,11 +56,52 @@ bool odp_inflight_overlaps(struct odp_umem *umem, unsigned long start,
 	return overlaps;
 }
 
-static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf)
+/* Count for the umem's parent and the consumer's totals (any context). */
+static void odp_umem_sum_accesses(struct odp_umem *umem, u64 accesses,
+				  u64 bytes)
+{
+	if (umem->sums) {
+		this_cpu_add(umem->sums->v[ODP_UMEM_STAT_ACCESSES], accesses);
+		this_cpu_add(umem->sums->v[ODP_UMEM_STAT_ACCESS_BYTES], bytes);
+	}
+	if (unlikely(umem->parent)) {
+		atomic64_add(accesses,
+			     &umem->parent->stats[ODP_UMEM_STAT_ACCESSES]);
+		atomic64_add(bytes,
+			     &umem->parent->stats[ODP_UMEM_STAT_ACCESS_BYTES]);
+	}
+}
+
+/* Count for the umem itself; caller holds inflight_lock. */
+static void odp_umem_add_accesses(struct odp_umem *umem, u64 accesses,
+				  u64 bytes)
+{
+	lockdep_assert_held(&umem->inflight_lock);
+	WRITE_ONCE(umem->accesses[0], umem->accesses[0] + accesses);
+	WRITE_ONCE(umem->accesses[1], umem->accesses[1] + bytes);
+}
+
+/* An access that held nothing in flight ends: count it all the same. */
+static void odp_umem_count_access(struct odp_umem *umem)
 {
 	spin_lock(&umem->inflight_lock);
-	list_del(&inf->node);
+	odp_umem_add_accesses(umem, 1, 0);
 	spin_unlock(&umem->inflight_lock);
+	odp_umem_sum_accesses(umem, 1, 0);
+}
+
+/*
+ * Take @inf off inflight, and count @accesses accesses and @bytes bytes for
+ * the umem in the same critical section (no atomic operation of its own).
+ */
+static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf,
+				u64 accesses, u64 bytes)
+{
+	bool wake;
+
+	spin_lock(&umem->inflight_lock);
+	list_del(&inf->node);
+	odp_umem_add_accesses(umem, accesses, bytes);
 	/*
 	 * Wake only if an invalidation (or odp_umem_kill()) waits: most
 	 * accesses end with nobody waiting, and wake_up_all() would take the
@@ -68,16 +109,17 @@ static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf)
 	 *
 	 * No wake-up is lost.  A waiter (wait_event()) puts itself on
 	 * inflight_wq and then checks odp_inflight_overlaps() under
-	 * inflight_lock.  If that check ran after our list_del() critical
-	 * section, it saw the entry gone and does not sleep.  If it ran
-	 * before, its queueing happened before its unlock of inflight_lock,
-	 * which our lock of it follows: our read of the queue below comes
-	 * after that acquire and sees the waiter.  wq_has_sleeper()'s full
-	 * barrier is the documented pairing with the waiter's
-	 * set_current_state() on top of that.
+	 * inflight_lock.  If that check's critical section came after ours,
+	 * it sees our entry gone and does not sleep.  If it came before, the
+	 * waiter queued itself before its release of inflight_lock, which
+	 * our acquire of it follows: our look at the queue here sees it.
 	 */
-	if (wq_has_sleeper(&umem->inflight_wq))
+	wake = waitqueue_active(&umem->inflight_wq);
+	spin_unlock(&umem->inflight_lock);
+	if (wake)
 		wake_up_all(&umem->inflight_wq);
+	if (accesses | bytes)
+		odp_umem_sum_accesses(umem, accesses, bytes);
 }
 
 /*
@@ -101,12 +143,12 @@ static long odp_umem_begin_access(struct odp_umem *umem, unsigned long start,
 	spin_unlock(&umem->inflight_lock);
 
 	if (READ_ONCE(umem->dead)) {
-		odp_umem_end_access(umem, inf);
+		odp_umem_end_access(umem, inf, 0, 0);
 		return -EINVAL;
 	}
 	i = odp_pt_lookup(umem, start, npages, write, pages);
 	if (!i)
-		odp_umem_end_access(umem, inf);
+		odp_umem_end_access(umem, inf, 0, 0);
 	return i;
 }
 
@@ -209,7 +251,8 @@ int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 		odp_retry_hook_maybe(ODP_HOOK_INFLIGHT);
 		odp_copy_pages(pages, offset_in_page(iova), buf + done, n,
 			       write);
-		odp_umem_end_access(umem, &inf);
+		/* The access is counted with its last chunk. */
+		odp_umem_end_access(umem, &inf, done + n == len, n);
 
 		done += n;
 		iova += n;
@@ -218,9 +261,9 @@ int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 			break;
 		}
 	}
-
-	odp_umem_inc(umem, ODP_UMEM_STAT_ACCESSES);
-	odp_umem_count(umem, ODP_UMEM_STAT_ACCESS_BYTES, done);
+	/* Ended before its last chunk: counted here (its bytes are). */
+	if (done < len)
+		odp_umem_count_access(umem);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(odp_umem_copy);
@@ -271,12 +314,9 @@ int odp_umem_atomic(struct odp_umem *umem, u64 iova,
 	}
 	kunmap_local(vaddr);
 	folio_mark_dirty(page_folio(page));
-	odp_umem_end_access(umem, &inf);
+	odp_umem_end_access(umem, &inf, 1, sizeof(u64));
 	if (old)
 		*old = prev;
-
-	odp_umem_inc(umem, ODP_UMEM_STAT_ACCESSES);
-	odp_umem_count(umem, ODP_UMEM_STAT_ACCESS_BYTES, sizeof(u64));
 	return 0;
 }
 EXPORT_SYMBOL_GPL(odp_umem_atomic);

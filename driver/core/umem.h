@@ -66,8 +66,15 @@ struct odp_umem {
 	 * Device accesses under way; see access.c.  Its critical sections
 	 * order an access's lookup against an invalidation's zap.
 	 */
-	spinlock_t		inflight_lock;	/* protects inflight */
+	spinlock_t		inflight_lock;	/* protects inflight, accesses */
 	struct list_head	inflight;	/* of struct odp_inflight */
+	/*
+	 * ODP_UMEM_STAT_ACCESSES and _ACCESS_BYTES of this umem, added by an
+	 * access as it takes itself off inflight (no atomic operation of its
+	 * own on the hot path); odp_umem_read_stats() adds them to stats[].
+	 * Written under inflight_lock (WRITE_ONCE), read without it.
+	 */
+	u64			accesses[2];
 	/* Woken when one ends while somebody waits (wq_has_sleeper()). */
 	wait_queue_head_t	inflight_wq;
 
