@@ -981,6 +981,50 @@ def inval_profile_text(prof):
             "; ".join(parts) + ".")
 
 
+def before_section(doc):
+    """Before/after of a core change: the same parts, same VM run (--before)."""
+    b = doc.get("before")
+    if not b:
+        return []
+    lines = [
+        "## Before and after: the ODP core change, in one VM run",
+        "",
+        f"The same VM run, after the figures above, swapped in {b.get('label')} (with our "
+        "rxe and odp.ko built against it) and ran `benchmarks/run.py --only inval,verbs` "
+        "again, same parameters (started "
+        f"{b.get('started_utc', '?')}). *After* is this document's run. Ratios as above "
+        "(median [min-max]).",
+        "",
+    ]
+    def idx(v, key, *fields):
+        return {tuple(r[f] for f in fields): r for r in v.get(key, [])}
+
+    pb, pa = idx(b.get("verbs") or {}, "perftest", "op", "size"), \
+        idx(doc.get("verbs") or {}, "perftest", "op", "size")
+    rows = [[f"`ib_{k[0]}_bw`", size_str(k[1]), ratio(pb[k].get("odp_over_pinned")),
+             ratio(pa.get(k, {}).get("odp_over_pinned"))] for k in sorted(pb)]
+    if rows:
+        lines += ["perftest `--odp` / pinned on our rxe:", "",
+                  table(["tool", "size", "before", "after"], rows), ""]
+    rows = []
+    for name, part, src in (("`bench_inval` (odp.ko)", "inval", "rows"),
+                            ("`bench_verbs inval` (our rxe)", "verbs", "inval")):
+        ib = {(r["kind"], r["op"], r["pages"]): r
+              for r in ((b.get(part) or {}).get(src) or [])}
+        ia = {(r["kind"], r["op"], r["pages"]): r
+              for r in ((doc.get(part) or {}).get(src) or [])}
+        for k in sorted(ib, key=lambda k: (k[0] != "4k", k[1], k[2])):
+            rows.append([name, f"{k[1]}, {k[2]} pages, {'THP' if k[0] == 'thp' else '4 KiB'}",
+                         pct(ib[k].get("mapped_over_plain")),
+                         pct((ia.get(k) or {}).get("mapped_over_plain")),
+                         pct((ia.get(k) or {}).get("registered_over_plain"))])
+    if rows:
+        lines += ["Invalidation of a device-mapped range, extra over the plain one:", "",
+                  table(["benchmark", "case", "before", "after", "after, registered only"],
+                        rows), ""]
+    return lines
+
+
 def perftest_profile_text(prof):
     """Section 7: where `ib_write_bw` 4 KiB spends time, pinned against --odp."""
     runs = {m: prof.get(f"perftest_write_4096_{m}") for m in ("pinned", "odp")}
@@ -1492,6 +1536,12 @@ def main():
     ap.add_argument("--upstream", metavar="JSON",
                     help="bench.json of the upstream anchor run (run.py --only verbs on the "
                          "6.18 kernel): shown beside ours and kept in benchmarks.json")
+    ap.add_argument("--before", metavar="JSON",
+                    help="bench.json of run.py --only inval,verbs in the same VM run with an "
+                         "older ODP core swapped in: a before/after section, kept in "
+                         "benchmarks.json")
+    ap.add_argument("--before-label", default="an older ODP core",
+                    help="what --before ran (e.g. a commit)")
     args = ap.parse_args()
     with open(args.json) as f:
         doc = json.load(f)
@@ -1506,6 +1556,10 @@ def main():
         doc["upstream"] = up
     elif isinstance(doc.get("upstream"), dict):
         up = doc["upstream"]
+    if args.before:
+        with open(args.before) as f:
+            doc["before"] = json.load(f)
+        doc["before"]["label"] = args.before_label
     doc.setdefault("run_id", os.path.basename(os.path.dirname(os.path.abspath(args.json))))
     if args.started:
         doc["make_bench_seconds"] = datetime.datetime.now().timestamp() - args.started
@@ -1521,6 +1575,7 @@ def main():
     md += storm_section(doc)
     md += scale_section(doc)
     md += verbs_section(doc, up)
+    md += before_section(doc)
     md += notes_section(doc)
     md += findings_section(doc)
     md += reproduce_section(doc)
