@@ -718,7 +718,7 @@ def verbs_section(doc, up):
         table(["tool", "size", "ours ODP/pinned", "ours pinned MiB/s",
                "upstream ODP/pinned", "upstream pinned MiB/s", f"ours >= {T_VERBS_BW}"], rows),
         "",
-    ]
+    ] + perftest_profile_text(doc.get("profile") or {})
     # storm
     so, su = idx(ours, "storm", "op", "size", "qps"), idx(upv, "storm", "op", "size", "qps")
     rows = []
@@ -838,13 +838,11 @@ def verbs_section(doc, up):
             f"512 pages or more; about {num(min(per), 0)}-{num(max(per), 0)} ns more per "
             "device-mapped page), while *registered* (nothing mapped) stays near the plain cost "
             "and THP stays within or near it: the cost is in dropping 4 KiB translations. "
-            "The ODP core's `odp_pt_zap()` (driver/core/pt.c) handles one xarray entry per "
-            "iteration, each with a fresh `XA_STATE` walk from the root, `xas_lock`, "
-            "`xas_store(NULL)` and unlock; a THP is one multi-index entry, so it pays once per "
-            "2 MiB. Upstream clears a flat per-page array. What would close it (a reading of "
-            "the code, not profiled here): one `xas` walk over the range under one "
-            "`xas_lock` (`xas_for_each` + `xas_store`, dropping the lock every batch), or "
-            "flat per-chunk arrays as `ib_umem_odp` has.",
+            "The ODP core's `odp_pt_zap()` (driver/core/pt.c) counts the range's entries with "
+            "one RCU walk, then erases them under one xarray lock by stores of NULL over "
+            "aligned blocks of up to 1024 pages; a THP is one multi-index entry. Upstream "
+            "clears a flat per-page array. Section 3 has the profile of the same zap "
+            "through odp.ko.",
             "",
         ]
     lines += [
@@ -1031,9 +1029,9 @@ def inval_profile_text(prof):
     for name, title in (("inval_4k", "4 KiB pages"), ("inval_thp", "THP")):
         ch = (prof.get(name) or {}).get("children") or {}
         mad = ch.get("__x64_sys_madvise")
-        inv = ch.get("odp_mr_invalidate")
+        inv = ch.get("odp_umem_invalidate")
         if mad and inv is not None:
-            parts.append(f"{title}: `odp_mr_invalidate` {inv / mad * 100:.0f}% of the time in "
+            parts.append(f"{title}: `odp_umem_invalidate` {inv / mad * 100:.0f}% of the time in "
                          f"`madvise()`, the CPU's own `unmap_page_range` "
                          f"{ch.get('unmap_page_range', 0) / mad * 100:.0f}%")
     if not parts:
@@ -1043,6 +1041,90 @@ def inval_profile_text(prof):
             "nothing is cleared - and `MADV_DONTNEED`, over and over; with the zero page the "
             "CPU frees no page, so this is the driver's share at its largest): " +
             "; ".join(parts) + ".")
+
+
+def before_section(doc):
+    """Before/after of a core change: the same parts, same VM run (--before)."""
+    b = doc.get("before")
+    if not b:
+        return []
+    lines = [
+        "## Before and after: the ODP core change, in one VM run",
+        "",
+        f"The same VM run, after the figures above, swapped in {b.get('label')} (with our "
+        "rxe and odp.ko built against it) and ran `benchmarks/run.py --only inval,verbs` "
+        "again, same parameters (started "
+        f"{b.get('started_utc', '?')}). *After* is this document's run. Ratios as above "
+        "(median [min-max]).",
+        "",
+    ]
+    def idx(v, key, *fields):
+        return {tuple(r[f] for f in fields): r for r in v.get(key, [])}
+
+    pb, pa = idx(b.get("verbs") or {}, "perftest", "op", "size"), \
+        idx(doc.get("verbs") or {}, "perftest", "op", "size")
+    rows = [[f"`ib_{k[0]}_bw`", size_str(k[1]), ratio(pb[k].get("odp_over_pinned")),
+             ratio(pa.get(k, {}).get("odp_over_pinned"))] for k in sorted(pb)]
+    if rows:
+        lines += ["perftest `--odp` / pinned on our rxe:", "",
+                  table(["tool", "size", "before", "after"], rows), ""]
+    rows = []
+    for name, part, src in (("`bench_inval` (odp.ko)", "inval", "rows"),
+                            ("`bench_verbs inval` (our rxe)", "verbs", "inval")):
+        ib = {(r["kind"], r["op"], r["pages"]): r
+              for r in ((b.get(part) or {}).get(src) or [])}
+        ia = {(r["kind"], r["op"], r["pages"]): r
+              for r in ((doc.get(part) or {}).get(src) or [])}
+        for k in sorted(ib, key=lambda k: (k[0] != "4k", k[1], k[2])):
+            rows.append([name, f"{k[1]}, {k[2]} pages, {'THP' if k[0] == 'thp' else '4 KiB'}",
+                         pct(ib[k].get("mapped_over_plain")),
+                         pct((ia.get(k) or {}).get("mapped_over_plain")),
+                         pct((ia.get(k) or {}).get("registered_over_plain"))])
+    if rows:
+        lines += ["Invalidation of a device-mapped range, extra over the plain one:", "",
+                  table(["benchmark", "case", "before", "after", "after, registered only"],
+                        rows), ""]
+    return lines
+
+
+def perftest_profile_text(prof):
+    """Section 7: where `ib_write_bw` 4 KiB spends time, pinned against --odp."""
+    runs = {m: prof.get(f"perftest_write_4096_{m}") for m in ("pinned", "odp")}
+    if not all(runs.values()):
+        return []
+
+    def share(m, sym):
+        return (runs[m].get("children") or {}).get(sym, 0.0)
+
+    def rate(m):
+        r = runs[m].get("result") or {}
+        return f"{r['msg_per_s']:,.0f} msg/s" if r.get("msg_per_s") else "no result"
+
+    cells = []
+    for sym, what in (("rxe_mr_copy", "rxe's copy for pinned MRs `rxe_mr_copy`"),
+                      ("odp_umem_copy", "the ODP core's copy `odp_umem_copy`"),
+                      ("odp_pt_lookup", "its lookup `odp_pt_lookup`"),
+                      ("mutex_lock", "`mutex_lock`"),
+                      ("__cond_resched", "`__cond_resched`"),
+                      ("__schedule", "`__schedule`"),
+                      ("rxe_requester", "`rxe_requester`"),
+                      ("rxe_receiver", "`rxe_receiver`"),
+                      ("pv_native_safe_halt", "idle")):
+        cells.append(f"{what} {share('pinned', sym):.1f}% / {share('odp', sym):.1f}%")
+    return [
+        "Profile (`perf record -a -g` in the guest, "
+        f"{prof.get('hz', '?')} Hz, `ib_write_bw -s 4096 -n {runs['odp'].get('iters', '?')}`, whole "
+        f"VM; pinned {rate('pinned')}, ODP {rate('odp')}), inclusive share of all samples, "
+        "pinned / ODP: " + "; ".join(cells) + ". Each 1024-byte packet is one copy on "
+        "either side. The ODP core's access takes no mutex: it puts its pages on the "
+        "umem's in-flight list (a spinlock), looks the translation up under RCU, copies, "
+        "and takes itself off the list (Documentation/locking.md). Before commit 9c43fce "
+        "it took the umem mutex per copy, and `mutex_lock()`'s voluntary "
+        "preemption point rescheduled rxe's task in the middle of its packet loop: in the "
+        "profile that found it, `__cond_resched` was 1.4% and `__schedule` 2.3% of all "
+        "samples with ODP against 0.3% pinned, and ODP/pinned 0.64-0.90 (medians).",
+        "",
+    ]
 
 
 def hpet_text(prof):
@@ -1143,19 +1225,13 @@ def notes_section(doc):
             ", ".join(f"{t_ns(pp)} ({r['op']} {r['pages']} {r['kind']})" for r, pp in per_page
                       if r["pages"] >= 512) + ".",
             "",
-            "Why: the notifier callback (`odp_mr_invalidate`) takes the MR mutex, erases the "
-            "range's translations one xarray entry at a time (`odp_mr_zap_range`: "
-            "`xas_store(NULL)` per page under the xarray lock, plus two atomic counter "
-            "updates per call) and checks the in-flight list. With 4 KiB pages the CPU's own "
-            "unmapping also works per page, so the driver adds a fraction; with THP the CPU "
-            "drops one PMD per 2 MiB while the driver still erases 512 entries, so the driver "
-            "dominates. " + inval_profile_text(prof),
-            "",
-            "What would close it: drop whole xarray nodes for fully covered ranges instead "
-            "of storing NULL entry by entry (or keep translations in flat per-chunk arrays, "
-            "as `ib_umem_odp` does, cleared with one `memset` per range), store a THP as one "
-            "multi-index entry (`xa_store_order`), and skip the walk when the MR has no "
-            "translation in the range.",
+            "What the callback does (`odp_umem_invalidate`, driver/core/invalidate.c): it "
+            "takes the umem mutex, sets the notifier sequence, counts the range's "
+            "translations with one RCU walk and, if there are any, erases them under one "
+            "xarray lock by stores of NULL over aligned blocks of up to 1024 pages (a whole "
+            "leaf node of 64 entries per slot store; `odp_pt_zap`, driver/core/pt.c), then "
+            "checks the in-flight list. A THP is one entry. The *registered* column is the "
+            "part that does not depend on what is mapped. " + inval_profile_text(prof),
             "",
         ]
 
@@ -1328,7 +1404,7 @@ def findings_section(doc):
     return lines
 
 
-CHILDREN_ACCESS = ["odp_ioctl", "odp_mr_access_kernel", "odp_mr_fault", "hmm_range_fault",
+CHILDREN_ACCESS = ["odp_ioctl", "odp_umem_copy", "odp_umem_fault", "hmm_range_fault",
                    "__kvmalloc_node_noprof", "__vmalloc_node_range_noprof", "kvfree",
                    "clear_page_erms", "rep_movs_alternative", "_copy_from_user",
                    "folio_mark_dirty"]
@@ -1522,6 +1598,12 @@ def main():
     ap.add_argument("--upstream", metavar="JSON",
                     help="bench.json of the upstream anchor run (run.py --only verbs on the "
                          "6.18 kernel): shown beside ours and kept in benchmarks.json")
+    ap.add_argument("--before", metavar="JSON",
+                    help="bench.json of run.py --only inval,verbs in the same VM run with an "
+                         "older ODP core swapped in: a before/after section, kept in "
+                         "benchmarks.json")
+    ap.add_argument("--before-label", default="an older ODP core",
+                    help="what --before ran (e.g. a commit)")
     args = ap.parse_args()
     with open(args.json) as f:
         doc = json.load(f)
@@ -1536,6 +1618,10 @@ def main():
         doc["upstream"] = up
     elif isinstance(doc.get("upstream"), dict):
         up = doc["upstream"]
+    if args.before:
+        with open(args.before) as f:
+            doc["before"] = json.load(f)
+        doc["before"]["label"] = args.before_label
     doc.setdefault("run_id", os.path.basename(os.path.dirname(os.path.abspath(args.json))))
     if args.started:
         doc["make_bench_seconds"] = datetime.datetime.now().timestamp() - args.started
@@ -1551,6 +1637,7 @@ def main():
     md += storm_section(doc)
     md += scale_section(doc)
     md += verbs_section(doc, up)
+    md += before_section(doc)
     md += notes_section(doc)
     md += findings_section(doc)
     md += reproduce_section(doc)

@@ -76,6 +76,7 @@ FULL = {
     # Runs of a few seconds each under `perf record -a`.
     "profile_iters": {"write_64_t16": 300, "write_65536": 60},
     "profile_loop_sec": 3,
+    "profile_perftest_iters": 20000,
     # verbs: perftest pinned vs --odp, repetitions alternate the order.
     # Iterations for runs of ~2 s (4 KiB: ~10k msg/s, 64 KiB: ~600 msg/s
     # here), so that the first pass over perftest's buffers (where ODP
@@ -118,6 +119,7 @@ QUICK = {
     "txdepth": [16],
     "profile_iters": {"write_64_t16": 50, "write_65536": 20},
     "profile_loop_sec": 1,
+    "profile_perftest_iters": 2000,
     "verbs_reps": 2,
     "verbs_sizes": [4096, 65536],
     "verbs_perftest_iters": {4096: 2000, 65536: 200},
@@ -536,8 +538,9 @@ def first_error(out):
     return lines[-1].strip()[:200] if lines else ""
 
 
-def run_perftest(op, size, iters, raw, tag, odp=False):
-    """perftest over rxe0 with pinned MRs (odp: with --odp); msg/s or None."""
+def run_perftest(op, size, iters, raw, tag, odp=False, perf=None):
+    """perftest over rxe0 with pinned MRs (odp: with --odp); msg/s or None.
+    perf: a perf.data path to record the client's run in, system-wide."""
     tool = PERFTEST[op]
     common = ["-d", IBDEV, "-x", "1", "-F", "-s", str(size), "-n", str(iters),
               "-t", "128", "-Q", "16"] + (["--odp"] if odp else [])
@@ -546,7 +549,7 @@ def run_perftest(op, size, iters, raw, tag, odp=False):
         rxe0 = rxe_counters()
         rc, out, _ = pair([tool] + common + ["-p", port],
                           [tool] + common + ["-p", port, SERVER_IP], 0.1, 120, raw,
-                          f"{tag}-try{attempt}", tcp_port=int(port))
+                          f"{tag}-try{attempt}", perf=perf, tcp_port=int(port))
         rxe = stats_delta(rxe0, rxe_counters())
         res = parse_result_line(out, 5)
         # perftest prints 0 when its TSC calibration fails (r^2 < 0.9 under TCG).
@@ -969,17 +972,21 @@ def perf_children(data, symbols):
 CHILDREN = {
     "bw": ["odp_ioctl", "odp_cq_poll", "odp_qp_work", "odp_requester_step",
            "odp_responder_request", "odp_requester_response", "odp_tx_alloc",
-           "odp_sge_copy", "odp_mr_access_kernel", "ib_post_send", "rxe_requester",
+           "odp_sge_copy", "odp_umem_copy", "ib_post_send", "rxe_requester",
            "rxe_responder", "rxe_completer", "read_hpet", "__x64_sys_madvise",
-           "odp_mr_invalidate", "odp_mr_fault", "hmm_range_fault"],
-    "inval": ["__x64_sys_madvise", "odp_mr_invalidate", "odp_mr_zap_range", "xas_store",
-              "xas_find", "mutex_lock", "unmap_page_range", "zap_pte_range",
+           "odp_umem_invalidate", "odp_umem_fault", "hmm_range_fault"],
+    "inval": ["__x64_sys_madvise", "odp_umem_invalidate", "odp_pt_zap", "odp_pt_count",
+              "xas_store", "xas_find", "mutex_lock", "unmap_page_range", "zap_pte_range",
               "zap_huge_pmd", "__mmu_notifier_invalidate_range_start", "odp_advise",
-              "odp_mr_fault", "hmm_range_fault", "odp_mr_install"],
-    "access": ["odp_ioctl", "odp_mr_access_kernel", "odp_mr_fault", "hmm_range_fault",
+              "odp_umem_fault", "hmm_range_fault", "odp_pt_install"],
+    # perftest on our rxe: the ODP core's access against rxe's pinned copy.
+    "perftest": ["rxe_requester", "rxe_receiver", "rxe_completer", "copy_data",
+                 "rxe_mr_copy", "odp_umem_copy", "odp_pt_lookup", "mutex_lock",
+                 "__cond_resched", "__schedule", "pv_native_safe_halt", "rxe_crc32"],
+    "access": ["odp_ioctl", "odp_umem_copy", "odp_umem_fault", "hmm_range_fault",
                "__kvmalloc_node_noprof", "__vmalloc_node_range_noprof", "kvfree",
                "clear_page_erms", "rep_movs_alternative", "_copy_from_user",
-               "folio_mark_dirty", "odp_mr_install", "xas_store", "memset"],
+               "folio_mark_dirty", "odp_pt_install", "xas_store", "memset"],
 }
 
 
@@ -1029,6 +1036,19 @@ def profiles(params, raw):
                              output=[json.loads(x) for x in p.stdout.splitlines()
                                      if x.startswith("{") and "profile_loop" in x],
                              seconds=round(time.monotonic() - t1, 1))
+            os.unlink(data)
+    # perftest ib_write_bw 4 KiB on rxe0, pinned and --odp, system-wide
+    # (rxe's work runs in kworkers): where ODP's per-packet cost goes.
+    iters = params["profile_perftest_iters"]
+    for mode in ("pinned", "odp"):
+        name = f"perftest_write_4096_{mode}"
+        t1 = time.monotonic()
+        data = os.path.join(raw, f"perf-{name}.data")
+        r = run_perftest("write", 4096, iters, raw, f"profile-{name}", odp=mode == "odp",
+                         perf=data)
+        if os.path.exists(data):
+            res[name] = dict(profile_summary(data, raw, name, "perftest"), iters=iters,
+                             result=r, seconds=round(time.monotonic() - t1, 1))
             os.unlink(data)
     res["seconds"] = time.monotonic() - t0
     return res

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""The ODP core under memory pressure and long zaps (tests/progs/odp_core.c).
+"""The ODP core under memory pressure, long zaps, and the shape of a zap
+(tests/progs/odp_core.c).
 
 test_fault_nomem needs failslab (CONFIG_FAILSLAB, the debug kernel of
 `make debug-kernel`); elsewhere it skips and says so.
@@ -113,3 +114,36 @@ def test_zap_latency(run, no_numa_balancing):
     assert r["max_late_ms"] < 50, (
         f"the timer thread waited {r['max_late_ms']} ms for the CPU during a "
         f"{r['munmap_ms']} ms munmap")
+
+
+def test_zap_shape(run, no_numa_balancing):
+    """MADV_DONTNEED of 3001 of 5000 faulted 4 KiB pages, starting at an odd
+    page, across the translation table's 64- and 4096-page blocks (the zap
+    erases whole aligned blocks at once): exactly those entries go, the
+    neighbours on both sides stay (read back without a fault).  Then
+    clear_refs soft-dirty write-protects: only the writable entries count,
+    every entry stays for reads (no fault), a write faults."""
+    r = run("odp_core", "zap_shape")
+    assert r["dontneed.pages_invalidated"] == 3001
+    assert r["dontneed.pages_mapped"] == 5000 - 3001
+    assert r["neighbours.faults"] == 0
+    assert r["clear_refs.pages_invalidated"] == 5000 - 3001
+    assert r["clear_refs.pages_mapped"] == 5000
+    assert r["read_protected.faults"] == 0
+    assert r["write_protected.faults"] >= 1
+
+
+def test_zap_shape_thp(run, no_numa_balancing):
+    """64 4 KiB pages next to two THPs (one entry each): clear_refs
+    soft-dirty protects all and keeps them for reads; MADV_DONTNEED of one
+    whole THP drops its 512 pages and leaves the other THP and the small
+    pages (read back without a fault)."""
+    r = run("odp_core", "zap_shape_thp")
+    n = 64 + 2 * 512
+    assert r["read.pages_mapped"] == n
+    assert r["clear_refs.pages_invalidated"] == n
+    assert r["clear_refs.pages_mapped"] == n
+    assert r["read_protected.faults"] == 0
+    assert r["dontneed.pages_invalidated"] == 512
+    assert r["dontneed.pages_mapped"] == n - 512
+    assert r["neighbours.faults"] == 0

@@ -3,11 +3,28 @@
  * odp_core: device access to a umem through its translation cache.
  *
  * The device (here the CPU copying on its behalf; the RDMA transport uses
- * the same calls) reads and writes only pages whose entries it looked up
- * under umem->lock.  Before dropping the lock it puts the range on
- * umem->inflight; the invalidation of any page of the range waits until it is
- * taken off.  So a fault never holds umem->lock while copying, and an
- * invalidation of another part of the umem does not wait for the copy.
+ * the same calls) reads and writes only pages it holds "in flight": it puts
+ * the range on umem->inflight first, then looks the entries up, without
+ * umem->lock; the invalidation of any page of the range waits until it is
+ * taken off.  So an access never takes umem->lock (a fault or an
+ * invalidation of the umem does not stall it, nor does it stall them), and
+ * an invalidation of another part of the umem does not wait for the copy.
+ *
+ * Why an access never uses a page after its invalidation returned, with
+ * A an access and I an invalidation of a page A looks up:
+ *
+ *   A: add to inflight (under inflight_lock); look the entry up (RCU)
+ *   I: zap the entry (under umem->lock and xa_lock); then check inflight
+ *      (under inflight_lock) and wait while an overlapping access is on it
+ *
+ * The critical sections of inflight_lock are totally ordered.  If A's comes
+ * first, I's check finds A and waits for its end.  If I's comes first, the
+ * zap is before I's release of inflight_lock and A's lookup after A's
+ * acquire of it: A finds the entry gone (or read-only) and faults, and the
+ * fault, which takes umem->lock and checks mmu_interval_read_retry(),
+ * installs nothing stale.  Either way I returns only after the last access
+ * that could have read the old entry ended.  The same argument holds for
+ * odp_umem_kill() with "set dead" in place of the zap.
  */
 #include <linux/highmem.h>
 #include <linux/hmm.h>
@@ -39,40 +56,52 @@ bool odp_inflight_overlaps(struct odp_umem *umem, unsigned long start,
 	return overlaps;
 }
 
-/*
- * Look up the pages from @start on, up to @npages, that are mapped with the
- * permission the access needs, and hold them in flight.  Returns how many
- * leading pages were found (0: the first one needs a fault), or -EINVAL
- * once the umem is deregistered.
- */
-static long odp_umem_begin_access(struct odp_umem *umem, unsigned long start,
-				  unsigned long npages, bool write,
-				  struct page **pages, struct odp_inflight *inf)
+/* Count for the umem's parent and the consumer's totals (any context). */
+static void odp_umem_sum_accesses(struct odp_umem *umem, u64 accesses,
+				  u64 bytes)
 {
-	unsigned long i;
-
-	mutex_lock(&umem->lock);
-	if (umem->dead) {
-		mutex_unlock(&umem->lock);
-		return -EINVAL;
+	if (umem->sums) {
+		this_cpu_add(umem->sums->v[ODP_UMEM_STAT_ACCESSES], accesses);
+		this_cpu_add(umem->sums->v[ODP_UMEM_STAT_ACCESS_BYTES], bytes);
 	}
-	i = odp_pt_lookup(umem, start, npages, write, pages);
-	if (i) {
-		inf->start = start;
-		inf->end = start + i * PAGE_SIZE;
-		spin_lock(&umem->inflight_lock);
-		list_add(&inf->node, &umem->inflight);
-		spin_unlock(&umem->inflight_lock);
+	if (unlikely(umem->parent)) {
+		atomic64_add(accesses,
+			     &umem->parent->stats[ODP_UMEM_STAT_ACCESSES]);
+		atomic64_add(bytes,
+			     &umem->parent->stats[ODP_UMEM_STAT_ACCESS_BYTES]);
 	}
-	mutex_unlock(&umem->lock);
-	return i;
 }
 
-static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf)
+/* Count for the umem itself; caller holds inflight_lock. */
+static void odp_umem_add_accesses(struct odp_umem *umem, u64 accesses,
+				  u64 bytes)
+{
+	lockdep_assert_held(&umem->inflight_lock);
+	WRITE_ONCE(umem->accesses[0], umem->accesses[0] + accesses);
+	WRITE_ONCE(umem->accesses[1], umem->accesses[1] + bytes);
+}
+
+/* An access that held nothing in flight ends: count it all the same. */
+static void odp_umem_count_access(struct odp_umem *umem)
 {
 	spin_lock(&umem->inflight_lock);
-	list_del(&inf->node);
+	odp_umem_add_accesses(umem, 1, 0);
 	spin_unlock(&umem->inflight_lock);
+	odp_umem_sum_accesses(umem, 1, 0);
+}
+
+/*
+ * Take @inf off inflight, and count @accesses accesses and @bytes bytes for
+ * the umem in the same critical section (no atomic operation of its own).
+ */
+static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf,
+				u64 accesses, u64 bytes)
+{
+	bool wake;
+
+	spin_lock(&umem->inflight_lock);
+	list_del(&inf->node);
+	odp_umem_add_accesses(umem, accesses, bytes);
 	/*
 	 * Wake only if an invalidation (or odp_umem_kill()) waits: most
 	 * accesses end with nobody waiting, and wake_up_all() would take the
@@ -80,16 +109,47 @@ static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf)
 	 *
 	 * No wake-up is lost.  A waiter (wait_event()) puts itself on
 	 * inflight_wq and then checks odp_inflight_overlaps() under
-	 * inflight_lock.  If that check ran after our list_del() critical
-	 * section, it saw the entry gone and does not sleep.  If it ran
-	 * before, its queueing happened before its unlock of inflight_lock,
-	 * which our lock of it follows: our read of the queue below comes
-	 * after that acquire and sees the waiter.  wq_has_sleeper()'s full
-	 * barrier is the documented pairing with the waiter's
-	 * set_current_state() on top of that.
+	 * inflight_lock.  If that check's critical section came after ours,
+	 * it sees our entry gone and does not sleep.  If it came before, the
+	 * waiter queued itself before its release of inflight_lock, which
+	 * our acquire of it follows: our look at the queue here sees it.
 	 */
-	if (wq_has_sleeper(&umem->inflight_wq))
+	wake = waitqueue_active(&umem->inflight_wq);
+	spin_unlock(&umem->inflight_lock);
+	if (wake)
 		wake_up_all(&umem->inflight_wq);
+	if (accesses | bytes)
+		odp_umem_sum_accesses(umem, accesses, bytes);
+}
+
+/*
+ * Hold [start, start + npages pages) in flight, then look up the pages from
+ * @start on that are mapped with the permission the access needs (see the
+ * top of this file for why in this order).  Returns how many leading pages
+ * were found and stay held (0: the first one needs a fault, nothing is
+ * held), or -EINVAL once the umem is killed.
+ */
+static long odp_umem_begin_access(struct odp_umem *umem, unsigned long start,
+				  unsigned long npages, bool write,
+				  struct page **pages, struct odp_inflight *inf)
+{
+	unsigned long i;
+
+	/* The whole window: the lookup may find any page of it. */
+	inf->start = start;
+	inf->end = start + npages * PAGE_SIZE;
+	spin_lock(&umem->inflight_lock);
+	list_add(&inf->node, &umem->inflight);
+	spin_unlock(&umem->inflight_lock);
+
+	if (READ_ONCE(umem->dead)) {
+		odp_umem_end_access(umem, inf, 0, 0);
+		return -EINVAL;
+	}
+	i = odp_pt_lookup(umem, start, npages, write, pages);
+	if (!i)
+		odp_umem_end_access(umem, inf, 0, 0);
+	return i;
 }
 
 /* Copy @len bytes between @buf and the held pages, from @offset in the first. */
@@ -191,7 +251,8 @@ int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 		odp_retry_hook_maybe(ODP_HOOK_INFLIGHT);
 		odp_copy_pages(pages, offset_in_page(iova), buf + done, n,
 			       write);
-		odp_umem_end_access(umem, &inf);
+		/* The access is counted with its last chunk. */
+		odp_umem_end_access(umem, &inf, done + n == len, n);
 
 		done += n;
 		iova += n;
@@ -200,9 +261,9 @@ int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 			break;
 		}
 	}
-
-	odp_umem_inc(umem, ODP_UMEM_STAT_ACCESSES);
-	odp_umem_count(umem, ODP_UMEM_STAT_ACCESS_BYTES, done);
+	/* Ended before its last chunk: counted here (its bytes are). */
+	if (done < len)
+		odp_umem_count_access(umem);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(odp_umem_copy);
@@ -253,12 +314,9 @@ int odp_umem_atomic(struct odp_umem *umem, u64 iova,
 	}
 	kunmap_local(vaddr);
 	folio_mark_dirty(page_folio(page));
-	odp_umem_end_access(umem, &inf);
+	odp_umem_end_access(umem, &inf, 1, sizeof(u64));
 	if (old)
 		*old = prev;
-
-	odp_umem_inc(umem, ODP_UMEM_STAT_ACCESSES);
-	odp_umem_count(umem, ODP_UMEM_STAT_ACCESS_BYTES, sizeof(u64));
 	return 0;
 }
 EXPORT_SYMBOL_GPL(odp_umem_atomic);

@@ -45,8 +45,8 @@ static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long end = min(range->end, umem->end);
 	bool blockable = mmu_notifier_range_blockable(range);
 	bool wp = odp_event_write_protects(range->event);
+	unsigned long pages, pages_refused = 0;
 	bool waited = false;
-	unsigned long pages;
 
 	if (blockable) {
 		mutex_lock(&umem->lock);
@@ -55,6 +55,8 @@ static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
 		 * The OOM reaper cannot wait.  Succeed when nothing needs
 		 * waiting for: the lock is free and no device access to the
 		 * range is under way; refuse otherwise, and it retries later.
+		 * This first look only spares the entries when an access is
+		 * seen at once; the one after the zap below decides.
 		 */
 		if (!mutex_trylock(&umem->lock))
 			goto refuse;
@@ -68,8 +70,20 @@ static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
 	mmu_interval_set_seq(mni, cur_seq);
 	pages = odp_pt_zap(umem, start, end, wp, blockable);
 
-	/* New accesses need umem->lock; wait for those that looked up before. */
-	if (blockable && odp_inflight_overlaps(umem, start, end)) {
+	/*
+	 * Accesses look entries up without umem->lock, after putting
+	 * themselves on inflight: one that looked before the zap is on it now,
+	 * one that looks from now on finds the entries gone (access.c says
+	 * why).  Wait for the first kind; the non-blockable case cannot, and
+	 * refuses (the entries are gone already, which is harmless: the cache
+	 * may always hold less; the mm tries again later).
+	 */
+	if (odp_inflight_overlaps(umem, start, end)) {
+		if (!blockable) {
+			mutex_unlock(&umem->lock);
+			pages_refused = pages;
+			goto refuse;
+		}
 		waited = true;
 		wait_event(umem->inflight_wq,
 			   !odp_inflight_overlaps(umem, start, end));
@@ -88,8 +102,8 @@ static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
 
 refuse:
 	odp_umem_inc(umem, ODP_UMEM_STAT_NONBLOCK_REFUSED);
-	trace_odp_invalidate(umem, start, end, range->event, 0, wp, false,
-			     false, true);
+	trace_odp_invalidate(umem, start, end, range->event, pages_refused, wp,
+			     false, false, true);
 	return false;
 }
 

@@ -157,7 +157,8 @@ void odp_pt_done(struct xa_state *xas)
 /**
  * odp_pt_lookup - the pages of [start, start + npages pages) the device may
  *	touch for this access
- * @umem: the umem; caller holds umem->lock
+ * @umem: the umem; caller holds umem->lock, or holds the range in flight
+ *	(access.c: an invalidation then waits for it before the pages go)
  * @start: page-aligned address
  * @npages: pages wanted
  * @write: the access writes: only writable entries count
@@ -171,7 +172,6 @@ unsigned long odp_pt_lookup(struct odp_umem *umem, unsigned long start,
 {
 	unsigned long index = start >> PAGE_SHIFT, i = 0;
 
-	lockdep_assert_held(&umem->lock);
 	rcu_read_lock();
 	while (i < npages) {
 		XA_STATE(xas, &umem->pt, index + i);
@@ -191,54 +191,132 @@ unsigned long odp_pt_lookup(struct odp_umem *umem, unsigned long start,
 	return i;
 }
 
+/*
+ * The order of the block to drop at @index, at most @last: as big as the
+ * alignment of @index and the room up to @last allow, but no bigger than
+ * ODP_ZAP_BATCH pages unless the entry there (@order) is.
+ */
+static unsigned int odp_pt_block_order(unsigned long index, unsigned long last,
+				       unsigned int order)
+{
+	unsigned int fit = ilog2(last - index + 1);
+	unsigned int align = index ? __ffs(index) : BITS_PER_LONG - 1;
+
+	return max(min3(fit, align, (unsigned int)ilog2(ODP_ZAP_BATCH)), order);
+}
+
+/*
+ * Erase every entry that [index, last] touches, under one xa_lock: from
+ * each entry found on, one store of NULL over the biggest aligned block
+ * that fits, which takes out whole leaf nodes (64 entries) or subtrees
+ * with a single slot store.  A block never cuts an entry: entries are
+ * aligned to their size, so an entry smaller than a block that touches it
+ * lies inside the block, and a block starts at an entry's first index (the
+ * entry found, aligned down: one that crosses @index is taken from its
+ * start) and is at least as big as that entry (one that crosses @last is
+ * taken whole, and nothing beyond it).  Nothing outside [index, last] but
+ * such crossing entries goes: a block bigger than its entry fits before
+ * @last.
+ */
+static void odp_pt_erase(struct odp_umem *umem, unsigned long index,
+			 unsigned long last, bool blockable)
+{
+	XA_STATE(xas, &umem->pt, index);
+	unsigned long covered = 0;
+
+	xas_lock(&xas);
+	while (index <= last) {
+		unsigned int order;
+		void *entry;
+
+		/* Order 0 again: a walk stops at the level of the order. */
+		xas_set_order(&xas, index, 0);
+		entry = xas_find(&xas, last);
+		if (!entry)
+			break;
+		order = xas_get_order(&xas);
+		index = xas.xa_index & ~((1UL << order) - 1);
+		order = odp_pt_block_order(index, last, order);
+		xas_set_order(&xas, index, order);
+		/* Storing NULL allocates nothing and cannot fail. */
+		xas_store(&xas, NULL);
+		index += 1UL << order;
+		covered += 1UL << order;
+		/* Unmapping gigabytes: let others run (umem->lock stays). */
+		if (blockable && covered >= ODP_ZAP_BATCH) {
+			covered = 0;
+			xas_unlock(&xas);
+			cond_resched();
+			xas_lock(&xas);
+		}
+	}
+	xas_unlock(&xas);
+}
+
+/*
+ * Take write permission from every entry of [index, last], in one walk
+ * under xa_lock: each writable entry is replaced by the same page untagged
+ * (a multi-index entry in its one canonical slot, its siblings point
+ * there).  Return: pages protected.
+ */
+static unsigned long odp_pt_protect(struct odp_umem *umem, unsigned long index,
+				    unsigned long last, bool blockable)
+{
+	XA_STATE(xas, &umem->pt, index);
+	unsigned long changed = 0, entries = 0;
+	void *entry;
+
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, last) {
+		if (xa_pointer_tag(entry) == ODP_PTE_WRITE) {
+			/* The slot exists: nothing to allocate, cannot fail. */
+			xas_store(&xas, xa_untag_pointer(entry));
+			changed += 1UL << xas_get_order(&xas);
+		}
+		if (blockable && !(++entries % ODP_ZAP_BATCH)) {
+			xas_pause(&xas);
+			xas_unlock(&xas);
+			cond_resched();
+			xas_lock(&xas);
+		}
+	}
+	xas_unlock(&xas);
+	return changed;
+}
+
 /**
  * odp_pt_zap - drop (or write-protect) the entries of [start, end)
  * @umem: the umem; caller holds umem->lock
  * @start: page-aligned start
  * @end: page-aligned end
  * @write_protect: keep the entries, read-only
- * @blockable: may reschedule between entries
+ * @blockable: may reschedule every ODP_ZAP_BATCH pages
  *
  * A huge entry that [start, end) only partly covers goes (or is protected)
- * whole: the cache may always hold less.  Return: pages changed.
+ * whole: the cache may always hold less.  Dropping first counts what is
+ * present with one walk under RCU (the table changes only under
+ * umem->lock, which the caller holds, so the count is exact), and does
+ * nothing more when that is 0; then erases by aligned blocks
+ * (odp_pt_erase()).  Return: pages changed.
  */
 unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 			 unsigned long end, bool write_protect, bool blockable)
 {
 	unsigned long index = start >> PAGE_SHIFT, last = (end >> PAGE_SHIFT) - 1;
-	unsigned long changed = 0, dropped = 0, entries = 0;
+	unsigned long changed;
 
 	lockdep_assert_held(&umem->lock);
-	while (index <= last) {
-		XA_STATE(xas, &umem->pt, index);
-		unsigned long base, nr;
-		unsigned int order;
-		void *entry;
-
-		xas_lock(&xas);
-		entry = xas_find(&xas, last);
-		if (!entry) {
-			xas_unlock(&xas);
-			break;
-		}
-		order = xas_get_order(&xas);
-		nr = 1UL << order;
-		base = xas.xa_index & ~(nr - 1);
-		if (!write_protect || xa_pointer_tag(entry) == ODP_PTE_WRITE) {
-			xas_set_order(&xas, base, order);
-			xas_store(&xas, write_protect ?
-				  xa_untag_pointer(entry) : NULL);
-			changed += nr;
-			if (!write_protect)
-				dropped += nr;
-		}
-		xas_unlock(&xas);
-		index = base + nr;
-		/* Unmapping gigabytes: let others run (umem->lock stays). */
-		if (blockable && !(++entries % ODP_ZAP_BATCH))
-			cond_resched();
+	if (write_protect) {
+		changed = odp_pt_protect(umem, index, last, blockable);
+		odp_umem_count(umem, ODP_UMEM_STAT_PAGES_INVALIDATED, changed);
+		return changed;
 	}
+
+	changed = odp_pt_count(umem, index, last);
+	if (!changed)
+		return 0;
+	odp_pt_erase(umem, index, last, blockable);
 	odp_umem_count(umem, ODP_UMEM_STAT_PAGES_INVALIDATED, changed);
-	odp_umem_count(umem, ODP_UMEM_STAT_PAGES_MAPPED, -(s64)dropped);
+	odp_umem_count(umem, ODP_UMEM_STAT_PAGES_MAPPED, -(s64)changed);
 	return changed;
 }

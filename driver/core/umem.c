@@ -89,7 +89,8 @@ void odp_umem_kill(struct odp_umem *umem)
 		return;
 	}
 	mutex_lock(&umem->lock);
-	umem->dead = true;
+	/* Accesses read it without the lock (access.c). */
+	WRITE_ONCE(umem->dead, true);
 	mutex_unlock(&umem->lock);
 	wait_event(umem->inflight_wq,
 		   !odp_inflight_overlaps(umem, umem->start, umem->end));
@@ -135,6 +136,11 @@ void odp_umem_read_stats(struct odp_umem *umem, u64 *values, unsigned int n)
 
 	for (i = 0; i < min_t(unsigned int, n, ODP_UMEM_STAT_MAX); i++)
 		values[i] = atomic64_read(&umem->stats[i]);
+	/* Counted apart by the accesses (access.c). */
+	for (i = 0; i < ARRAY_SIZE(umem->accesses); i++)
+		if (ODP_UMEM_STAT_ACCESSES + i < n)
+			values[ODP_UMEM_STAT_ACCESSES + i] +=
+				READ_ONCE(umem->accesses[i]);
 }
 EXPORT_SYMBOL_GPL(odp_umem_read_stats);
 

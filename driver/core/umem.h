@@ -5,6 +5,7 @@
  * Lock order, outermost first:
  *   mmap_lock (read) -> odp_umem.lock -> odp_umem.pt's xa_lock
  *                                    -> odp_umem.inflight_lock
+ * A device access takes only inflight_lock (and RCU for the lookup).
  * odp_umem.lock is taken inside mmu notifier invalidation, so nothing may
  * allocate memory with reclaim (GFP_KERNEL) while holding it: the fault
  * drops it to allocate translation-table nodes (pt.c odp_pt_nomem()) and
@@ -33,10 +34,12 @@
  * Invariant: an entry is present in pt only between a fault that saw no
  * invalidation (mmu_interval_read_retry() false under lock) and the next
  * invalidation of its page, which erases it under lock.  The device reads or
- * writes a page only through an entry it looked up under lock, and only
- * while an odp_inflight covering the page is on inflight; the invalidation
- * waits for such accesses before it returns.  So the device never touches a
- * page after the mm has been told it may free it.
+ * writes a page only through an entry it looked up (under RCU, without the
+ * lock) after putting an odp_inflight covering the page on inflight, and
+ * only until it takes that off; the invalidation checks inflight after its
+ * zap and waits for such accesses before it returns (access.c argues the
+ * order).  So the device never touches a page after the mm has been told it
+ * may free it.
  */
 struct odp_umem {
 	struct mmu_interval_notifier notifier;
@@ -47,18 +50,31 @@ struct odp_umem {
 	unsigned long		end;
 
 	/*
-	 * Serialises faults against invalidations: protects pt, dead and
-	 * the check of the notifier sequence (mmu_interval_read_retry()).
-	 * Taken in the notifier callback: no GFP_KERNEL allocation under it.
+	 * Serialises faults against invalidations: protects changes to pt,
+	 * dead and the check of the notifier sequence
+	 * (mmu_interval_read_retry()).  Taken in the notifier callback: no
+	 * GFP_KERNEL allocation under it.  Device accesses do not take it:
+	 * they read pt under RCU and dead with READ_ONCE(), after putting
+	 * themselves on inflight (access.c).
 	 */
 	struct mutex		lock;
 	struct xarray		pt;		/* page index -> tagged page */
 	/* Set by odp_umem_kill(): no entry is installed, no access begins. */
 	bool			dead;
 
-	/* Device accesses under way; see access.c. */
-	spinlock_t		inflight_lock;	/* protects inflight */
+	/*
+	 * Device accesses under way; see access.c.  Its critical sections
+	 * order an access's lookup against an invalidation's zap.
+	 */
+	spinlock_t		inflight_lock;	/* protects inflight, accesses */
 	struct list_head	inflight;	/* of struct odp_inflight */
+	/*
+	 * ODP_UMEM_STAT_ACCESSES and _ACCESS_BYTES of this umem, added by an
+	 * access as it takes itself off inflight (no atomic operation of its
+	 * own on the hot path); odp_umem_read_stats() adds them to stats[].
+	 * Written under inflight_lock (WRITE_ONCE), read without it.
+	 */
+	u64			accesses[2];
 	/* Woken when one ends while somebody waits (wq_has_sleeper()). */
 	wait_queue_head_t	inflight_wq;
 
@@ -88,7 +104,11 @@ struct odp_umem {
 /* Tag of a pt entry (xa_tag_pointer()): 0 read-only, ODP_PTE_WRITE writable. */
 #define ODP_PTE_WRITE		1UL
 
-/* Entries dropped between two chances to reschedule. */
+/*
+ * A blockable zap may reschedule after erasing this many pages (in aligned
+ * blocks of at most this many, unless an entry is bigger: pt.c), or after
+ * write-protecting this many entries.
+ */
 #define ODP_ZAP_BATCH		1024
 
 /* Ids of umems, for the tracepoints (odp_trace.h). */

@@ -14,6 +14,14 @@
  *                 addresses.
  * trace_inflight  an invalidation that waits for a device access in flight
  *                 (retry hook "arm_inflight"), for the same.
+ * zap_shape       MADV_DONTNEED of 3001 of 5000 faulted 4 KiB pages, from an
+ *                 odd page on, across the table's 64- and 4096-page blocks:
+ *                 exactly those entries go, the neighbours stay (read without
+ *                 a fault); clear_refs soft-dirty then write-protects only
+ *                 the writable entries and keeps every entry for reads.
+ * zap_shape_thp   the same with 64 4 KiB pages next to two THPs: soft-dirty
+ *                 keeps the huge entries for reads, MADV_DONTNEED of one
+ *                 whole THP leaves the other and the small pages.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -305,11 +313,179 @@ static int trace_inflight(void)
 	return T_PASS;
 }
 
+/* ---- zap_shape --------------------------------------------------------- */
+
+#define SHAPE_ALIGN	(16UL << 20)	/* 4096 pages: a block of 64 leaves */
+#define SHAPE_SKEW	7UL		/* the MR starts this many pages in */
+#define SHAPE_PAGES	5000UL		/* pages of the MR */
+#define SHAPE_CUT	61UL		/* the zap starts this many pages in */
+#define SHAPE_CUT_PAGES	3001UL		/* and drops this many */
+#define SHAPE_HPAGE	(2UL << 20)
+
+/* Is the page at addr soft-dirty (/proc/self/pagemap bit 55)? */
+static int soft_dirty(const void *addr)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		SKIP("/proc/self/pagemap: %s", strerror(errno));
+	if (pread(fd, &e, sizeof(e), (uintptr_t)addr / page_size * sizeof(e)) !=
+	    sizeof(e))
+		FAIL("pread pagemap: %s", strerror(errno));
+	close(fd);
+	return (e >> 55) & 1;
+}
+
+/* clear_refs soft-dirty: an invalidation that only write-protects. */
+static void clear_soft_dirty(const void *probe)
+{
+	if (!soft_dirty(probe))
+		SKIP("no soft-dirty tracking in this kernel (bit 55 clear after a write)");
+	if (write_file("/proc/self/clear_refs", "4"))
+		SKIP("cannot write /proc/self/clear_refs");
+}
+
+static int zap_shape(void)
+{
+	size_t ps = page_size, len = SHAPE_PAGES * ps;
+	size_t cut = SHAPE_CUT * ps, cut_len = SHAPE_CUT_PAGES * ps;
+	size_t tail = cut + cut_len;
+	struct stats s, d;
+	struct odp_mr *mr;
+	struct tctx t;
+	char *base, *buf, *out;
+
+	t_open(&t);
+	base = map_anon_aligned((SHAPE_SKEW + SHAPE_PAGES) * ps, SHAPE_ALIGN, 0);
+	xmadvise(base, (SHAPE_SKEW + SHAPE_PAGES) * ps, MADV_NOHUGEPAGE);
+	buf = base + SHAPE_SKEW * ps;
+	fill_pattern(buf, len, 51);
+	out = malloc(len);
+	CHECK(out, "malloc");
+	mr = reg_mr(&t, buf, len, ACC_RW);
+	mr_stats(mr, &s);
+	EXPECT_OK(dev_read(mr, buf, out, len));
+	check_pattern(out, len, 51, "device read");
+	mr_delta(mr, &s, &d, "read");
+	EXPECT_U64(D(d, PAGES_MAPPED), ==, SHAPE_PAGES, "pages_mapped");
+
+	xmadvise(buf + cut, cut_len, MADV_DONTNEED);
+	mr_delta(mr, &s, &d, "dontneed");
+	EXPECT_U64(D(d, PAGES_INVALIDATED), ==, SHAPE_CUT_PAGES, "pages_invalidated");
+	EXPECT_U64(D(d, PAGES_MAPPED), ==, SHAPE_PAGES - SHAPE_CUT_PAGES, "pages_mapped");
+
+	/* The neighbours on both sides are still cached. */
+	memset(out, 0, len);
+	EXPECT_OK(dev_read(mr, buf, out, cut));
+	check_pattern(out, cut, 51, "pages before the zap");
+	EXPECT_OK(dev_read(mr, buf + tail, out + tail, len - tail));
+	check_pattern_off(out + tail, len - tail, 51, tail, "pages after the zap");
+	mr_delta(mr, &s, &d, "neighbours");
+	EXPECT_U64(D(d, FAULTS), ==, 0, "faults reading the neighbours");
+
+	/* The zapped pages come back as the zero page: read-only entries. */
+	EXPECT_OK(dev_read(mr, buf + cut, out + cut, cut_len));
+	check_bytes(out + cut, cut_len, 0, "zapped pages");
+	mr_delta(mr, &s, &d, "reread");
+	EXPECT_U64(D(d, PAGES_MAPPED), ==, SHAPE_PAGES, "pages_mapped");
+
+	clear_soft_dirty(buf);
+	mr_delta(mr, &s, &d, "clear_refs");
+	EXPECT_U64(D(d, PAGES_INVALIDATED), ==, SHAPE_PAGES - SHAPE_CUT_PAGES,
+		   "pages_invalidated: only the writable entries are protected");
+	EXPECT_U64(D(d, PAGES_MAPPED), ==, SHAPE_PAGES, "pages_mapped: every entry kept");
+
+	memset(out, 0xaa, len);
+	EXPECT_OK(dev_read(mr, buf, out, len));
+	check_pattern(out, cut, 51, "pages before the zap, after clear_refs");
+	check_bytes(out + cut, cut_len, 0, "zapped pages, after clear_refs");
+	check_pattern_off(out + tail, len - tail, 51, tail,
+			  "pages after the zap, after clear_refs");
+	mr_delta(mr, &s, &d, "read_protected");
+	EXPECT_U64(D(d, FAULTS), ==, 0, "faults reading write-protected entries");
+
+	EXPECT_OK(dev_write(mr, buf + tail + 5 * ps, "w", 1));
+	mr_delta(mr, &s, &d, "write_protected");
+	EXPECT_U64(D(d, FAULTS), >=, 1, "faults: a write after clear_refs");
+	CHECK(buf[tail + 5 * ps] == 'w', "CPU view of the device write");
+
+	EXPECT_OK(odp_dereg_mr(mr));
+	unmap(base, (SHAPE_SKEW + SHAPE_PAGES) * ps);
+	free(out);
+	t_close(&t);
+	return T_PASS;
+}
+
+static int zap_shape_thp(void)
+{
+	size_t ps = page_size, small = 64 * ps, len = small + 2 * SHAPE_HPAGE;
+	uint64_t npages = len / ps, hpages = SHAPE_HPAGE / ps;
+	struct stats s, d;
+	struct odp_mr *mr;
+	struct tctx t;
+	char *base, *buf, *out;
+	long kb;
+
+	if (!thp_available())
+		SKIP("THP unavailable (transparent_hugepage/enabled is never or missing)");
+	t_open(&t);
+	base = map_anon_aligned(3 * SHAPE_HPAGE, SHAPE_HPAGE, 0);
+	xmadvise(base, SHAPE_HPAGE, MADV_NOHUGEPAGE);
+	xmadvise(base + SHAPE_HPAGE, 2 * SHAPE_HPAGE, MADV_HUGEPAGE);
+	buf = base + SHAPE_HPAGE - small;
+	fill_pattern(buf, len, 52);
+	kb = smaps_anon_huge_kb(base + SHAPE_HPAGE);
+	printf("anon_huge_kb=%ld\n", kb);
+	if (kb < 4096)
+		SKIP("the kernel gave no THPs for an aligned MADV_HUGEPAGE region (AnonHugePages %ld kB)", kb);
+	out = malloc(len);
+	CHECK(out, "malloc");
+	mr = reg_mr(&t, buf, len, ACC_RW);
+	mr_stats(mr, &s);
+	EXPECT_OK(dev_read(mr, buf, out, len));
+	check_pattern(out, len, 52, "device read");
+	mr_delta(mr, &s, &d, "read");
+	EXPECT_U64(D(d, PAGES_MAPPED), ==, npages, "pages_mapped");
+
+	clear_soft_dirty(buf);
+	mr_delta(mr, &s, &d, "clear_refs");
+	EXPECT_U64(D(d, PAGES_INVALIDATED), ==, npages,
+		   "pages_invalidated: every entry was writable");
+	EXPECT_U64(D(d, PAGES_MAPPED), ==, npages, "pages_mapped: every entry kept");
+	memset(out, 0, len);
+	EXPECT_OK(dev_read(mr, buf, out, len));
+	check_pattern(out, len, 52, "device read after clear_refs");
+	mr_delta(mr, &s, &d, "read_protected");
+	EXPECT_U64(D(d, FAULTS), ==, 0, "faults reading write-protected entries");
+
+	/* The first THP, whole. */
+	xmadvise(buf + small, SHAPE_HPAGE, MADV_DONTNEED);
+	mr_delta(mr, &s, &d, "dontneed");
+	EXPECT_U64(D(d, PAGES_INVALIDATED), ==, hpages, "pages_invalidated");
+	EXPECT_U64(D(d, PAGES_MAPPED), ==, npages - hpages, "pages_mapped");
+	memset(out, 0, len);
+	EXPECT_OK(dev_read(mr, buf, out, small));
+	check_pattern(out, small, 52, "small pages before the THPs");
+	EXPECT_OK(dev_read(mr, buf + small + SHAPE_HPAGE, out, SHAPE_HPAGE));
+	check_pattern_off(out, SHAPE_HPAGE, 52, small + SHAPE_HPAGE, "the other THP");
+	mr_delta(mr, &s, &d, "neighbours");
+	EXPECT_U64(D(d, FAULTS), ==, 0, "faults reading the neighbours");
+
+	EXPECT_OK(odp_dereg_mr(mr));
+	unmap(base, 3 * SHAPE_HPAGE);
+	free(out);
+	t_close(&t);
+	return T_PASS;
+}
+
 static const struct odp_test tests[] = {
 	{ "fault_nomem",	fault_nomem },
 	{ "zap_latency",	zap_latency },
 	{ "trace_workload",	trace_workload },
 	{ "trace_inflight",	trace_inflight },
+	{ "zap_shape",		zap_shape },
+	{ "zap_shape_thp",	zap_shape_thp },
 };
 
 TEST_MAIN(tests)
