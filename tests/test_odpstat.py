@@ -11,13 +11,19 @@
 - odpstat_rxe_mrs: while ib_write_bw --odp runs on our rxe, `odpstat
   --json --watch` lists the ODP MRs of both perftest processes with
   page_faults > 0 (they start at 0 at registration), every counter of an MR
-  is non-decreasing from sample to sample, and the device line is the sum
-  of its MRs.
+  and of the device is non-decreasing from sample to sample, and the device
+  line (rxe's port hw counters) holds at least what its live MRs counted.
+- odpstat_rxe_device: the device line of our rxe is the device's own
+  totals (`rdma statistic show link`), not a sum over live MRs: after a
+  verbs program faulted, deregistered its two ODP MRs and exited, the
+  device's page_faults grew by exactly what those MRs had counted, while
+  its MRs are gone from the per-MR view; sysfs hw_counters agree.
 - odpstat_human: the human-readable output names the devices and counters.
 """
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -172,12 +178,20 @@ def test_odpstat_rxe_mrs():
     samples = [json.loads(line) for line in lines.splitlines() if line.strip()]
     assert len(samples) >= 2, lines
     seen = {}		# (pid, mrn) -> [counters, ...] in sample order
+    prev = None
     for s in samples:
         d = device(s, IBDEV)
-        assert d["scope"] == "live_mrs" and d["source"] == "rdma-netlink", d
-        assert d["odp_mrs"] == len(d["mrs"]), d
+        assert d["scope"] == "device" and d["source"] == "rdma-statistic-link", d
+        assert d["port"] == 1 and d["odp_mrs"] == len(d["mrs"]), d
+        # The MRs were read just before the device: it has all they had.
         for k, v in d["counters"].items():
-            assert v == sum(m["counters"].get(k, 0) for m in d["mrs"]), (k, d)
+            if k != "pages_mapped" and not k.startswith("odp_"):
+                assert v >= sum(m["counters"].get(k, 0) for m in d["mrs"]), (k, d)
+        if prev is not None:
+            for k, v in d["counters"].items():
+                if k != "pages_mapped":
+                    assert v >= prev[k], (k, prev, d["counters"])
+        prev = d["counters"]
         for m in d["mrs"]:
             seen.setdefault((m["pid"], m["mrn"]), []).append(m["counters"])
     pids = {pid for pid, _ in seen}
@@ -188,6 +202,49 @@ def test_odpstat_rxe_mrs():
             for k in a:
                 if k != "pages_mapped":
                     assert b[k] >= a[k], (key, k, a, b)
+
+
+VERBS = os.path.join(REPO, "tests", "verbs", "verbs_odp")
+# The counters verbs_odp prints per MR (`a.<name>=` and `b.<name>=`).
+VERBS_COUNTERS = ("page_faults", "page_faults_handled", "page_invalidations",
+                  "page_invalidation_events", "page_prefetch", "fault_retries",
+                  "fault_errors")
+
+
+@needs_ours
+def test_odpstat_rxe_device():
+    before = device(snap("--device", IBDEV), IBDEV)
+    assert before["scope"] == "device" and before["source"] == "rdma-statistic-link", before
+    # Two ODP MRs, both sides' pages dropped before each of 6 WRITEs of
+    # 64 KiB; the program deregisters its MRs and exits.
+    p = subprocess.run([VERBS, "dontneed_write"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=300, cwd="/tmp",
+                       env=dict(os.environ, VERBS_DEV=IBDEV))
+    assert p.returncode == 0, p.stdout
+    mr = {k: int(v) for k, v in re.findall(r"\b([ab]\.\w+)=(-?\d+)", p.stdout)}
+    after = device(snap("--device", IBDEV), IBDEV)
+    assert after["scope"] == "device", after
+    print(f"before {before['counters']}\nafter {after['counters']}\nMRs {mr}")
+    # Its MRs are gone from the per-MR view (a sum over live MRs lost them) ...
+    assert not [m for m in after["mrs"] if m["comm"] == "verbs_odp"], after["mrs"]
+    assert after["odp_mrs"] == before["odp_mrs"], (before, after)
+    # ... and the device kept exactly what they counted; deregistration
+    # zapped the pages they still mapped (page_invalidations).
+    b, a = before["counters"], after["counters"]
+    assert mr["a.page_faults"] >= 6 * 16 and mr["b.page_faults"] >= 6 * 16, mr
+    for k in VERBS_COUNTERS:
+        want = mr[f"a.{k}"] + mr[f"b.{k}"]
+        if k == "page_invalidations":
+            want += mr["a.pages_mapped"] + mr["b.pages_mapped"]
+        assert a[k] - b[k] == want, (k, b, a, mr)
+    assert a["pages_mapped"] == b["pages_mapped"], (b, a)
+    assert a["device_accesses"] > b["device_accesses"], (b, a)
+    assert a["device_access_bytes"] - b["device_access_bytes"] >= 2 * 6 * 65536, (b, a)
+    # sysfs shows the same device counters (nothing ran since the sample).
+    hw = f"/sys/class/infiniband/{IBDEV}/ports/1/hw_counters"
+    for k in ("page_faults", "page_invalidations", "page_prefetch"):
+        with open(os.path.join(hw, k)) as f:
+            assert int(f.read()) == a[k], (k, a)
 
 
 def test_odpstat_human():

@@ -9,6 +9,11 @@ found by lkey and pid in `rdma res show mr`); the program prints their
 deltas as `a.<counter>=` (our MR) and `b.<counter>=` (the responder's), and
 the key ones are asserted here again.
 
+The device's ODP totals (port hw counters, sysfs ports/1/hw_counters/, the
+same names) are read before and after each dontneed_* run: once the program
+has deregistered its MRs and exited, they must have grown by exactly what
+its MRs counted (and by the pages deregistration zapped).
+
 Each test also fails on a kernel warning (conftest) and if an MR of the
 device outlives the program (`rdma res show mr`).  Under Debian's own rxe
 (tests/vm/run --stock-rxe, and always on Debian's 6.1 kernel) there are no
@@ -27,6 +32,11 @@ from conftest import DEFAULT_TIMEOUT, KERNEL_61, NO_ODP_RXE_61, TESTS, parse_cou
 
 VERBS = os.path.join(TESTS, "verbs", "verbs_odp")
 IBDEV = os.environ.get("ODP_RDMA_DEV", "rxe0")
+HW_COUNTERS = f"/sys/class/infiniband/{IBDEV}/ports/1/hw_counters"
+# The device ODP totals that verbs_odp also reports per MR.
+DEVICE_ODP = ("page_faults", "page_faults_handled", "page_invalidations",
+              "page_invalidation_events", "page_prefetch", "fault_retries",
+              "fault_errors", "pages_mapped")
 
 
 class RxeFinding(AssertionError):
@@ -39,6 +49,17 @@ class RxeFinding(AssertionError):
 # local SGE cannot be read used to complete WR_FLUSH_ERR and a receive over
 # unmapped pages LOC_QP_OP_ERR, as on Debian's rxe; driver/rxe/patches/0002-*
 # and 0003-* made both LOC_PROT_ERR.
+
+
+def device_odp():
+    """IBDEV's ODP totals (port hw counters), or None without them."""
+    if not os.path.exists(os.path.join(HW_COUNTERS, "page_faults")):
+        return None
+    out = {}
+    for name in DEVICE_ODP:
+        with open(os.path.join(HW_COUNTERS, name)) as f:
+            out[name] = int(f.read())
+    return out
 
 
 def rdma_mrs():
@@ -113,12 +134,38 @@ def test_verbs_every_test_is_collected():
 # ---- MADV_DONTNEED of both sides before every iteration -------------------
 
 def _dontneed(test):
+    before = device_odp()
     r = vrun(test)
     pages, iters = r["pages"], r["iters"]
     for side in ("a", "b"):
         assert r[f"{side}.page_faults"] >= iters * pages
         assert r[f"{side}.page_invalidations"] >= (iters - 1) * pages
+    _device_kept(test, before, r)
     return r
+
+
+def _device_kept(test, before, r):
+    """The device totals kept what the program's two MRs counted.
+
+    verbs_odp reads its MRs' counters after registration (all 0) and after
+    the traffic, then deregisters them, which zaps the pages they still map
+    (a.pages_mapped + b.pages_mapped, counted as page_invalidations); nothing
+    else touches rxe0's ODP MRs meanwhile (the tests run one at a time).
+    """
+    if before is None:
+        if os.environ.get("ODP_RXE") == "ours":
+            pytest.fail(f"our rxe has no ODP hw counters in {HW_COUNTERS}",
+                        pytrace=False)
+        return
+    after = device_odp()
+    d = {k: after[k] - before[k] for k in DEVICE_ODP}
+    mr = {k: r[f"a.{k}"] + r[f"b.{k}"] for k in DEVICE_ODP}
+    print(f"{test}: device deltas {d}, the MRs' {mr}")
+    for k in ("page_faults", "page_faults_handled", "page_invalidation_events",
+              "page_prefetch", "fault_retries", "fault_errors"):
+        assert d[k] == mr[k], (k, d, mr)
+    assert d["page_invalidations"] == mr["page_invalidations"] + mr["pages_mapped"], (d, mr)
+    assert d["pages_mapped"] == 0, (before, after)
 
 
 def test_dontneed_send():

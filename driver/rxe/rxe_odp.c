@@ -20,6 +20,7 @@
 #include <linux/memcontrol.h>
 #include <linux/moduleparam.h>
 #include <linux/overflow.h>
+#include <linux/percpu.h>
 #include <linux/sched/mm.h>
 #include <linux/sizes.h>
 #include <linux/string.h>
@@ -30,9 +31,6 @@
 #include "rxe.h"
 #include "rxe_loc.h"
 #include "core/odp_core.h"
-
-/* Every ODP counter of every rxe device, for the module's lifetime. */
-static DEFINE_PER_CPU(struct odp_umem_sums, rxe_odp_sums);
 
 /* The virtual address that @iova of the MR stands for. */
 static u64 rxe_odp_va(struct rxe_mr *mr, u64 iova)
@@ -80,10 +78,10 @@ int rxe_odp_mr_init_user(struct rxe_dev *rxe, u64 start, u64 length, u64 iova,
 	memcg = get_mem_cgroup_from_mm(current->mm);
 	if (rxe_odp_is_implicit(start, length))
 		umem = odp_umem_create_implicit(current->mm, memcg,
-						&rxe_odp_sums);
+						rxe->odp_sums);
 	else
 		umem = odp_umem_create(current->mm, ALIGN_DOWN(start, PAGE_SIZE),
-				       PAGE_ALIGN(end), memcg, &rxe_odp_sums);
+				       PAGE_ALIGN(end), memcg, rxe->odp_sums);
 	mem_cgroup_put(memcg);
 	if (IS_ERR(umem))
 		return PTR_ERR(umem);
@@ -276,22 +274,64 @@ int rxe_ib_advise_mr(struct ib_pd *ibpd, enum ib_uverbs_advise_mr_advice advice,
 	return ret;
 }
 
-/* Named as mlx5 names them, for `rdma stat show mr`. */
+/*
+ * ODP counters, per MR and per device.
+ *
+ * Every count of an ODP MR's umem goes to the MR and to its device's
+ * totals (rxe->odp_sums, given to the core at registration): per CPU, so
+ * that MRs counting on different CPUs share no cache line, and summed when
+ * read.  The device's totals live as long as the device, so they keep
+ * what its deregistered MRs counted: they are port hw counters of the
+ * device (`rdma statistic show link rxe0/1`, sysfs ports/1/hw_counters/),
+ * named as the MR's (rxe_hw_counters.c names both, mlx5's names where mlx5
+ * has one).  pages_mapped is a gauge: what the live MRs map now.
+ */
 static const struct {
-	const char		*name;
+	enum rxe_counters	cnt;	/* RXE_CNT_ODP_FIRST.. */
 	enum odp_umem_stat	stat;
-} rxe_odp_stat_names[] = {
-	{ "page_faults",		ODP_UMEM_STAT_PAGES_FAULTED },
-	{ "page_faults_handled",	ODP_UMEM_STAT_FAULTS },
-	{ "page_invalidations",		ODP_UMEM_STAT_PAGES_INVALIDATED },
-	{ "page_invalidation_events",	ODP_UMEM_STAT_INVALIDATIONS },
-	{ "page_prefetch",		ODP_UMEM_STAT_PREFETCHES },
-	{ "fault_retries",		ODP_UMEM_STAT_RETRIES },
-	{ "fault_errors",		ODP_UMEM_STAT_FAULT_ERRORS },
-	{ "nonblock_invalidations",	ODP_UMEM_STAT_NONBLOCK_INVALIDATIONS },
-	{ "nonblock_refused",		ODP_UMEM_STAT_NONBLOCK_REFUSED },
-	{ "pages_mapped",		ODP_UMEM_STAT_PAGES_MAPPED },
+} rxe_odp_counters[] = {
+	{ RXE_CNT_ODP_PAGE_FAULTS,		ODP_UMEM_STAT_PAGES_FAULTED },
+	{ RXE_CNT_ODP_PAGE_FAULTS_HANDLED,	ODP_UMEM_STAT_FAULTS },
+	{ RXE_CNT_ODP_PAGE_INVALIDATIONS,	ODP_UMEM_STAT_PAGES_INVALIDATED },
+	{ RXE_CNT_ODP_PAGE_INVALIDATION_EVENTS,	ODP_UMEM_STAT_INVALIDATIONS },
+	{ RXE_CNT_ODP_PAGE_PREFETCH,		ODP_UMEM_STAT_PREFETCHES },
+	{ RXE_CNT_ODP_FAULT_RETRIES,		ODP_UMEM_STAT_RETRIES },
+	{ RXE_CNT_ODP_FAULT_BUSY_RETRIES,	ODP_UMEM_STAT_BUSY_RETRIES },
+	{ RXE_CNT_ODP_FAULT_ERRORS,		ODP_UMEM_STAT_FAULT_ERRORS },
+	{ RXE_CNT_ODP_NONBLOCK_INVALIDATIONS,	ODP_UMEM_STAT_NONBLOCK_INVALIDATIONS },
+	{ RXE_CNT_ODP_NONBLOCK_REFUSED,		ODP_UMEM_STAT_NONBLOCK_REFUSED },
+	{ RXE_CNT_ODP_PAGES_MAPPED,		ODP_UMEM_STAT_PAGES_MAPPED },
+	{ RXE_CNT_ODP_DEVICE_ACCESSES,		ODP_UMEM_STAT_ACCESSES },
+	{ RXE_CNT_ODP_DEVICE_ACCESS_BYTES,	ODP_UMEM_STAT_ACCESS_BYTES },
 };
+
+static_assert(ARRAY_SIZE(rxe_odp_counters) == RXE_NUM_OF_ODP_COUNTERS);
+
+/* The device's ODP totals start at 0 with the device; freed with it. */
+int rxe_odp_dev_init(struct rxe_dev *rxe)
+{
+	rxe->odp_sums = alloc_percpu(struct odp_umem_sums);
+	return rxe->odp_sums ? 0 : -ENOMEM;
+}
+
+/* Called once the device's MRs are all gone: nothing counts any more. */
+void rxe_odp_dev_cleanup(struct rxe_dev *rxe)
+{
+	free_percpu(rxe->odp_sums);
+	rxe->odp_sums = NULL;
+}
+
+/* The device's ODP hw counters, from RXE_CNT_ODP_FIRST on, into @values. */
+void rxe_odp_read_counters(struct rxe_dev *rxe, u64 *values)
+{
+	u64 sums[ODP_UMEM_STAT_MAX];
+	unsigned int i;
+
+	odp_umem_sums_read(rxe->odp_sums, sums, ODP_UMEM_STAT_MAX);
+	for (i = 0; i < ARRAY_SIZE(rxe_odp_counters); i++)
+		values[rxe_odp_counters[i].cnt - RXE_CNT_ODP_FIRST] =
+			sums[rxe_odp_counters[i].stat];
+}
 
 /* The ODP counters of one MR, for rdma's netlink stat and restrack. */
 int rxe_odp_fill_stat_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr)
@@ -308,10 +348,13 @@ int rxe_odp_fill_stat_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr)
 	table = nla_nest_start(msg, RDMA_NLDEV_ATTR_STAT_HWCOUNTERS);
 	if (!table)
 		return -EMSGSIZE;
-	for (i = 0; i < ARRAY_SIZE(rxe_odp_stat_names); i++)
-		if (rdma_nl_stat_hwcounter_entry(msg, rxe_odp_stat_names[i].name,
-						 values[rxe_odp_stat_names[i].stat]))
+	for (i = 0; i < ARRAY_SIZE(rxe_odp_counters); i++) {
+		const char *name = rxe_counter_name(rxe_odp_counters[i].cnt);
+
+		if (rdma_nl_stat_hwcounter_entry(msg, name,
+						 values[rxe_odp_counters[i].stat]))
 			goto err;
+	}
 	nla_nest_end(msg, table);
 	return 0;
 err:
