@@ -153,7 +153,7 @@ def parse(log):
     return results
 
 
-def reports(log):
+def error_reports(log):
     """{test id: unittest's report of its ERROR/FAIL} (the part after the listing)."""
     out = {}
     for part in re.split(r"^={70}$", log, flags=re.M)[1:]:
@@ -275,7 +275,7 @@ def test_rdma_core_suite(suite, capsys):
     assert ran > 200, f"only {ran} tests ran:\n{log[-3000:]}"
     assert len(results) == ran, \
         f"listed {len(results)} results for {ran} tests: the -v listing did not parse"
-    reps = reports(log)
+    reps = error_reports(log)
     bad = {t: o for t, (o, r) in results.items()
            if o in ("FAIL", "ERROR", "unexpected success")
            and not (t in retried and retried[t][1][-1] == "ok")
@@ -304,7 +304,7 @@ def test_rdma_core_odp_skips(suite, capsys):
         assert not wrong, f"{DEV} has no ODP caps, yet test_odp.py did not skip as expected: {wrong}"
         return
     wrong, defects = {}, {}
-    reps = reports(suite[0])
+    reps = error_reports(suite[0])
     for test, (outcome, reason) in sorted(odp.items()):
         if UPSTREAM and test in UPSTREAM_ODP_DEFECTS:
             tid = next(t for t in results if ".test_odp." in t and t.rsplit(".", 1)[1] == test)
