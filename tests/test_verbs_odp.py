@@ -107,7 +107,8 @@ UPSTREAM_DEFECTS = {
     "munmap_remote_read": UP_DATA_LOSS,
     "mprotect_remote_write": UP_DATA_LOSS,
     "local_sge_unmapped_write": UP_FLUSH_NOT_LOC_PROT,
-    "local_sge_unmapped_read": UP_DATA_LOSS,	# LOC_PROT_ERR is right; the WRITE after
+    # its status (LOC_PROT_ERR) is right; the WRITE after mmap again loses data
+    "local_sge_unmapped_read": UP_DATA_LOSS,
     "local_sge_unmapped_send": UP_FLUSH_NOT_LOC_PROT,
     "local_sge_unmapped_recv": UP_RECV_QP_OP,
     "advise_mr": UP_DATA_LOSS,
