@@ -14,6 +14,10 @@
 #   make bench    install deps, build, run benchmarks/run.py in one VM (~10 min),
 #                 its verbs part again on upstream's 6.18 kernel (a second VM), then
 #                 write Documentation/benchmarks.{md,png,json} (benchmarks/report.py)
+#   make check-upstream   install deps, build the userspace test programs, run
+#                 rdma-core's suite, our verbs ODP cases, ibv_ops over ODP MRs and
+#                 perftest --odp on upstream's rxe (trixie-backports' 6.18) in one
+#                 VM; upstream's known defects are xfails (Documentation/upstream-rxe.md)
 #   make stress   install deps, build, run tests/stress/odp_stress for STRESS_TIME
 #                 seconds (default 300) in a VM: traffic under mutation and kill -9
 #   make debug-kernel      build the debug kernel (KASAN, lockdep, kmemleak, ...)
@@ -231,6 +235,29 @@ bench:
 			$(BENCH_OUT)/bench.json || rc=$$?; \
 	else echo "make: no $(BENCH_OUT)/bench.json: Documentation/benchmarks.* not updated"; rc=1; fi; \
 	exit $$rc
+
+# The upstream anchor's tests: Debian trixie-backports' 6.18 kernel
+# (fetch-kernel.sh --upstream), whose own rxe has upstream's ODP, boots with
+# no module of ours (nothing kernel-side is built) and runs the verbs-level
+# tests there: rdma-core's packaged suite, tests/verbs' ODP cases, ibv_ops'
+# scenarios over pinned and ODP MRs, perftest --odp.  The guest tells the
+# tests ODP_RXE=upstream (its rxe reports ODP caps); upstream's known defects
+# are xfails that name them, after checking the failure is theirs
+# (Documentation/upstream-rxe.md).  Logs in build/vm-out/check-upstream-<date>/.
+UPSTREAM_TESTS	:= tests/test_rdma_core_suite.py tests/test_verbs_odp.py \
+		   tests/test_rdma_ibv.py tests/test_perftest_odp.py
+UPSTREAM_OUT	:= $(CURDIR)/build/vm-out/check-upstream-$(RUN_ID)
+UPSTREAM_TIMEOUT ?= 1500
+.PHONY: check-upstream
+check-upstream:
+	$(MAKE) deps
+	$(MAKE) lib progs examples
+	$(MAKE) -C tests/verbs
+	kv=$$(bash tests/vm/fetch-kernel.sh --upstream) && \
+	$(VM) --kver $$kv --stock-rxe --no-module --odp-core none \
+		--timeout $(UPSTREAM_TIMEOUT) --out $(UPSTREAM_OUT) --env PYTEST_ADDOPTS "$$T" -- \
+		$(PYTHON) -m pytest -v -rfEsxX -p no:cacheprovider \
+			--junitxml=$(UPSTREAM_OUT)/junit.xml $(UPSTREAM_TESTS)
 
 # Traffic under mutation and kill -9 for STRESS_TIME seconds, every byte
 # checked, then the leak checks (tests/stress/README.md).  STRESS_ARGS adds

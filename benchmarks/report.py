@@ -676,6 +676,10 @@ def verbs_section(doc, up):
         "(subject and baseline on the same device, interleaved); absolute rates of the two "
         "runs are comparable only roughly (TCG, shared host).",
         "",
+        "rdma-core's test suite, our verbs ODP cases, ibv_ops' scenarios over ODP MRs and "
+        "perftest `--odp` on upstream's rxe (`make check-upstream`), test by test: "
+        "[upstream-rxe.md](upstream-rxe.md).",
+        "",
     ]
     if ours.get("errors") or upv.get("errors"):
         lines += ["> Errors: " + "; ".join(["ours: " + e for e in ours.get("errors", [])] +
@@ -911,8 +915,9 @@ def verbs_section(doc, up):
             "(`IBV_ACCESS_HUGETLB` with `MAP_HUGETLB`), `implicit` registers the whole "
             "address space. These tests also read each MR's ODP counters from `rdma stat "
             "show mr` (where mlx5 and our rxe put them); upstream's rxe has none, so there "
-            "they fail on that before any data is compared (see the output column); the "
-            "data question is answered by `bench_verbs check` above.",
+            "they run with `VERBS_NO_MR_STATS=1`: data and completion statuses only. The whole "
+            "test suite's outcomes on upstream's rxe (`make check-upstream`) are in "
+            "[upstream-rxe.md](upstream-rxe.md).",
             "",
             table(["test", "ours", "upstream", "upstream's output (not passing)"], rows,
                   ["---", "---", "---", "---"]),

@@ -801,10 +801,13 @@ def bench_verbs(params, raw):
     # dropped pages, THP, hugetlb, implicit ODP; every byte compared.
     out["checks"] = []
     prog = os.path.join(REPO, "tests", "verbs", "verbs_odp")
+    # Upstream's rxe has no per-MR ODP counters: check data and statuses alone.
+    env = dict(os.environ, VERBS_NO_MR_STATS="1") \
+        if os.environ.get("ODP_RXE") == "upstream" else None
     for name in VERBS_CHECKS:
         try:
             p = subprocess.run([prog, name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, timeout=120)
+                               text=True, timeout=120, env=env)
             rc, text = p.returncode, p.stdout
         except (OSError, subprocess.TimeoutExpired) as e:
             rc, text = None, str(e)

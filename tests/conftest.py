@@ -35,6 +35,12 @@ KERNEL_PROBLEMS = re.compile(
 )
 
 DEFAULT_TIMEOUT = int(os.environ.get("ODP_TEST_TIMEOUT", "120"))
+# Which rxe the VM runs (tests/vm/guest-init.sh): "ours" (build/rxe), "stock"
+# (the kernel's own, without ODP: Debian's 6.1 and 6.12) or "upstream" (the
+# kernel's own with upstream's ODP: trixie-backports' 6.18, booted by `make
+# check-upstream` without odp.ko, whose kernel is not the one ours is built for).
+ODP_RXE = os.environ.get("ODP_RXE", "ours")
+UPSTREAM = ODP_RXE == "upstream"
 # Every time limit of the harness (run_prog's, wait_for's) is multiplied by
 # this: a slower kernel (the debug kernel: KASAN, lockdep) gets more time,
 # the tests' assertions stay the same.
@@ -134,9 +140,8 @@ def pytest_runtest_call(item):
 # Session-wide preconditions
 # --------------------------------------------------------------------------
 
-@pytest.fixture(autouse=True, scope="session")
-def odp_device():
-    """Skip everything (with the reason) when the module is not loaded."""
+def require_odp_device():
+    """Skip (with the reason) unless odp.ko is loaded; the suite runs as root."""
     if not os.path.exists(DEV):
         pytest.skip(f"{DEV} missing: odp.ko not loaded (run the suite in the "
                     f"VM: make check, or tests/vm/run -- /usr/bin/python3 -m pytest -v tests/)")
@@ -146,6 +151,28 @@ def odp_device():
         pytest.fail(f"{DEBUGFS} missing: debugfs not mounted or odp.ko has no debugfs dir",
                     pytrace=False)
     return DEV
+
+
+@pytest.fixture(autouse=True, scope="session")
+def odp_device():
+    """Skip everything (with the reason) when the module is not loaded."""
+    return require_odp_device()
+
+
+def require_verbs_device(ibdev="rxe0"):
+    """odp_device of the modules that test rxe0 through libibverbs only.
+
+    On upstream's rxe (ODP_RXE=upstream) there is no odp.ko: rxe0 and root
+    are enough, and None is returned (no /dev/odp, no debugfs).  Everywhere
+    else exactly require_odp_device().
+    """
+    if not UPSTREAM:
+        return require_odp_device()
+    if not os.path.isdir(f"/sys/class/infiniband/{ibdev}"):
+        pytest.skip(f"ODP_RXE=upstream but no {ibdev}: run in the VM (make check-upstream)")
+    if os.geteuid() != 0:
+        pytest.skip("the suite needs root")
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -315,6 +342,11 @@ def no_mr_leak(odp_device):
     The C programs have exited by then, so every context they opened is
     closed and every MR of theirs must be gone.
     """
+    yield from debugfs_mr_leak_check()
+
+
+def debugfs_mr_leak_check():
+    """no_mr_leak's check, a generator for fixtures: yield between before and after."""
     before = {(mr["pid"], mr["handle"]) for mr in read_mrs()}
     yield
     left = wait_for(lambda: not ({(mr["pid"], mr["handle"]) for mr in read_mrs()} - before),

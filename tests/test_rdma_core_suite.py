@@ -21,6 +21,13 @@ temporary folder, gunzipped and run once:
   advise_mr (ibv_advise_mr() is EOPNOTSUPP in userspace).  Anything else
   (implicit ODP, huge pages, a transport's caps) must run and pass.
 
+On upstream's ODP rxe (trixie-backports' 6.18 kernel, ODP_RXE=upstream,
+`make check-upstream`) the same holds, except for the test_odp.py tests in
+UPSTREAM_ODP_DEFECTS: upstream's known defects (no implicit ODP; refuses
+IBV_ACCESS_HUGETLB).  Each must show exactly its defect's outcome (a skip
+with that reason, or an ERROR with that report), and test_rdma_core_odp_skips
+is then an xfail naming them; a listed test that passes fails it.
+
 Baseline in the VM, Debian's rxe (--stock-rxe) and our pristine build alike:
 Ran 273 tests: 87 ok, 186 skipped, 0 failures, 0 errors (about 15 s).
 
@@ -38,7 +45,7 @@ import sys
 
 import pytest
 
-from conftest import KERNEL_61, KernelLog, kernel_problems
+from conftest import KERNEL_61, UPSTREAM, KernelLog, kernel_problems
 
 SUITE = "/usr/share/doc/rdma-core/tests"
 DEV = "rxe0"
@@ -62,6 +69,21 @@ ODP_ALLOWED_SKIPS = {
     "test_odp_prefetch_sync_no_page_fault_rc_traffic": NO_ADVISE_MR,
     "test_odp_prefetch_async_no_page_fault_rc_traffic": NO_ADVISE_MR,
 }
+# test_odp.py tests that upstream's rxe fails: test -> (defect, outcome,
+# regex over the skip reason or over unittest's report of the ERROR/FAIL).
+UP_NO_IMPLICIT = "upstream rxe has no implicit ODP (no ODP_SUPPORT_IMPLICIT)"
+UP_NO_HUGETLB = "upstream rxe refuses IBV_ACCESS_HUGETLB (ibv_reg_mr: EOPNOTSUPP)"
+IMPLICIT_SKIP = r"^ODP implicit is not supported$"
+HUGETLB_ERROR = (r"PyverbsRDMAError: Failed to register a MR\. length: \d+, access flags: "
+                 r"\d+\. Errno: 95, Operation not supported")
+UPSTREAM_ODP_DEFECTS = {
+    "test_odp_implicit_rc_traffic": (UP_NO_IMPLICIT, "skipped", IMPLICIT_SKIP),
+    "test_odp_implicit_sync_prefetch_rc_traffic": (UP_NO_IMPLICIT, "skipped", IMPLICIT_SKIP),
+    "test_odp_implicit_async_prefetch_rc_traffic": (UP_NO_IMPLICIT, "skipped", IMPLICIT_SKIP),
+    "test_odp_rc_huge_traffic": (UP_NO_HUGETLB, "ERROR", HUGETLB_ERROR),
+    "test_odp_rc_huge_user_addr_traffic": (UP_NO_HUGETLB, "ERROR", HUGETLB_ERROR),
+}
+
 # Without ODP caps every test_odp test skips, for one of these.
 NO_ODP_SKIP = r"^ODP is not supported - No ODP caps$|^Create XRCD is not supported$"
 
@@ -139,6 +161,25 @@ def parse(log):
             results[current] = (outcome, reason)
             current = None
     return results
+
+
+def error_reports(log):
+    """{test id: unittest's report of its ERROR/FAIL} (the part after the listing)."""
+    out = {}
+    for part in re.split(r"^={70}$", log, flags=re.M)[1:]:
+        m = re.match(r"\s*(?:ERROR|FAIL): \w+ \(([\w.]+)\)", part)
+        if m:
+            out[m.group(1)] = part.split("-" * 70 + "\nRan ")[0]
+    return out
+
+
+def upstream_defect_seen(test, outcome, reason, report):
+    """The defect of UPSTREAM_ODP_DEFECTS that test_odp.py's TEST showed, or None."""
+    defect, want, regex = UPSTREAM_ODP_DEFECTS[test]
+    text = reason if want == "skipped" else report
+    if outcome == want and text and re.search(regex, text, re.M):
+        return defect
+    return None
 
 
 def summary(log):
@@ -252,9 +293,13 @@ def test_rdma_core_suite(suite, capsys):
     assert ran > 200, f"only {ran} tests ran:\n{log[-3000:]}"
     assert len(results) == ran, \
         f"listed {len(results)} results for {ran} tests: the -v listing did not parse"
-    bad = {t: o for t, (o, _) in results.items()
+    reps = error_reports(log)
+    bad = {t: o for t, (o, r) in results.items()
            if o in ("FAIL", "ERROR", "unexpected success")
-           and not (t in retried and retried[t][1][-1] == "ok")}
+           and not (t in retried and retried[t][1][-1] == "ok")
+           # upstream's known defects: test_rdma_core_odp_skips reports them
+           and not (UPSTREAM and ".test_odp." in t and t.rsplit(".", 1)[1] in UPSTREAM_ODP_DEFECTS
+                    and upstream_defect_seen(t.rsplit(".", 1)[1], o, r, reps.get(t)))}
     for t in [t for t in bad if KERNEL_61 and t in RXE_61_FAILS]:
         outcome, pattern, reason = RXE_61_FAILS[t]
         if bad[t] == outcome and re.search(pattern, report_of(log, t)):
@@ -275,16 +320,32 @@ def test_rdma_core_odp_skips(suite, capsys):
     with capsys.disabled():
         print(f"\ntest_odp.py on {DEV} (general_odp_caps: {' '.join(caps) or 'none'}): "
               f"{len(ran)} of {len(odp)} ran", file=sys.stderr)
+        for test, (outcome, reason) in sorted(odp.items()):
+            print(f"  {test}: {outcome}" + (f" ({reason})" if reason else ""), file=sys.stderr)
     if not caps:
         # Today: no ODP in rxe; then all of test_odp.py skips, for that reason.
         wrong = {t: r for t, r in odp.items() if r[0] != "skipped" or not re.search(NO_ODP_SKIP, r[1])}
         assert not wrong, f"{DEV} has no ODP caps, yet test_odp.py did not skip as expected: {wrong}"
         return
-    wrong = {}
+    wrong, defects = {}, {}
+    reps = error_reports(suite[0])
     for test, (outcome, reason) in sorted(odp.items()):
+        if UPSTREAM and test in UPSTREAM_ODP_DEFECTS:
+            tid = next(t for t in results if ".test_odp." in t and t.rsplit(".", 1)[1] == test)
+            defect = upstream_defect_seen(test, outcome, reason, reps.get(tid))
+            if defect:
+                defects.setdefault(defect, []).append(test)
+            else:
+                wrong[test] = (f"expected upstream's defect '{UPSTREAM_ODP_DEFECTS[test][0]}' "
+                               f"({UPSTREAM_ODP_DEFECTS[test][1]}), got {outcome}: "
+                               f"{reason or reps.get(tid, '')[-800:]}")
+            continue
         if outcome == "skipped":
             allowed = ODP_ALLOWED_SKIPS.get(test)
             if not allowed or not re.search(allowed, reason):
                 wrong[test] = reason
     assert not wrong, (f"{DEV} has ODP caps ({' '.join(caps)}) but test_odp.py tests skipped for "
                        f"reasons not in ODP_ALLOWED_SKIPS: {wrong}")
+    if defects:
+        pytest.xfail("upstream's defects: " + "; ".join(f"{d}: {', '.join(t)}"
+                                                      for d, t in sorted(defects.items())))

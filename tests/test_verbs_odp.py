@@ -18,6 +18,15 @@ Each test also fails on a kernel warning (conftest) and if an MR of the
 device outlives the program (`rdma res show mr`).  Under Debian's own rxe
 (tests/vm/run --stock-rxe, and always on Debian's 6.1 kernel) there are no
 ODP caps and every test skips.
+
+On upstream's ODP rxe (trixie-backports' 6.18 kernel, ODP_RXE=upstream,
+`make check-upstream`) the same tests run on the data and the completion
+statuses alone: that rxe has no per-MR ODP counters (verbs_odp runs with
+VERBS_NO_MR_STATS=1, which checks that they are absent).  A test that meets
+one of upstream's known defects (UPSTREAM_DEFECTS) is an xfail naming the
+defect, after checking that it failed exactly that way; if it fails in any
+other way it fails, and if it passes it fails too (the defect is gone:
+update the table).
 """
 
 import json
@@ -28,15 +37,117 @@ import time
 
 import pytest
 
-from conftest import DEFAULT_TIMEOUT, KERNEL_61, NO_ODP_RXE_61, TESTS, parse_counters, wait_for
+from conftest import (DEFAULT_TIMEOUT, KERNEL_61, NO_ODP_RXE_61, TESTS, UPSTREAM,
+                      debugfs_mr_leak_check, parse_counters, require_verbs_device, wait_for)
 
 VERBS = os.path.join(TESTS, "verbs", "verbs_odp")
 IBDEV = os.environ.get("ODP_RDMA_DEV", "rxe0")
 HW_COUNTERS = f"/sys/class/infiniband/{IBDEV}/ports/1/hw_counters"
-# The device ODP totals that verbs_odp also reports per MR.
+# The device ODP totals that verbs_odp also reports per MR (our rxe only).
 DEVICE_ODP = ("page_faults", "page_faults_handled", "page_invalidations",
               "page_invalidation_events", "page_prefetch", "fault_retries",
               "fault_errors", "pages_mapped")
+# Per-MR ODP counters (`rdma stat show mr`): ours has them, upstream's not.
+COUNTERS = not UPSTREAM
+
+
+class UpstreamDefect:
+    """A known defect of upstream's rxe ODP: what it is, and the regex its
+    failure matches in verbs_odp's stderr (skip: verbs_odp skips, exit 77)."""
+
+    def __init__(self, text, regex, skip=False):
+        self.text, self.regex, self.skip = text, regex, skip
+
+
+# Upstream's defects as `make check-upstream` found them (6.18.15+deb13-amd64,
+# Documentation/upstream-rxe.md).  With path MTU 1024 a transfer of more than
+# one packet per page: of each 4 KiB page of the target only the first 1024
+# bytes arrive, the rest stays as it was (bench_verbs check shows the same).
+# verbs_odp's report of the bad bytes (tests/verbs/vt.c report_bad): the
+# first bad range starts at page offset 1024.
+UP_DATA_LOSS = UpstreamDefect(
+    "upstream rxe ODP loses data: with path MTU 1024 only the first 1024 bytes "
+    "of each 4 KiB page of a multi-packet transfer arrive",
+    r"bytes wrong in \d+ runs; byte \d+ is 0x[0-9a-f]+, expected 0x[0-9a-f]+; "
+    r"runs: \[\d+,\d+\) \(page offset 1024,")
+# The same into THP-backed buffers (2 MiB WRITE at an odd offset): nearly
+# every byte is wrong, and not with zeros: data lands at wrong offsets.
+UP_DATA_LOSS_THP = UpstreamDefect(
+    "upstream rxe ODP loses data: a multi-packet WRITE into THP-backed memory "
+    "leaves nearly every byte wrong",
+    r"WRITE across 2 MiB: \d+ of \d+ bytes wrong in \d+ runs")
+# An atomic's original value, which the responder returns and the requester
+# writes into its own ODP MR (8 bytes at page offset 64 + 8k), does not
+# arrive there (the word stays 0), while the responder's word is right.
+UP_ATOMIC_RESULT = UpstreamDefect(
+    "upstream rxe ODP: the original value an atomic returns is not written "
+    "into the requester's ODP MR (it stays 0); the responder's word is right",
+    r"iteration 0 page 0: returned 0x0 \(expected 0x[0-9a-f]+\), responder holds "
+    r"(0x[0-9a-f]+) \(expected \1\)")
+UP_NO_HUGETLB = UpstreamDefect(
+    "upstream rxe refuses IBV_ACCESS_HUGETLB: ibv_reg_mr of MAP_HUGETLB memory "
+    "with ON_DEMAND|HUGETLB fails EOPNOTSUPP",
+    r"ibv_reg_mr\(0x[0-9a-f]+, \d+, ON_DEMAND\|0x8f\): Operation not supported")
+UP_NO_IMPLICIT = UpstreamDefect(
+    "upstream rxe has no implicit ODP (general_odp_caps without ODP_SUPPORT_IMPLICIT)",
+    r"has no implicit ODP$", skip=True)
+# rxe's statuses that our driver/rxe/patches/0002 and 0003 correct, as
+# Debian's 6.12 rxe gives them (tests/test_rdma_ibv.py RXE_DEVIATIONS).
+UP_FLUSH_NOT_LOC_PROT = UpstreamDefect(
+    "upstream rxe completes a WR whose local SGE cannot be faulted in with "
+    "WR_FLUSH_ERR, not LOC_PROT_ERR (as Debian's 6.12 rxe; our patches/0002)",
+    r"with a local SGE over unmapped pages: status 5 \(Work Request Flushed Error\), "
+    r"expected a local protection/access error")
+UP_RECV_QP_OP = UpstreamDefect(
+    "upstream rxe completes a receive whose buffer cannot be faulted in with "
+    "LOC_QP_OP_ERR, not LOC_PROT_ERR (as Debian's 6.12 rxe; our patches/0003)",
+    r"receive over unmapped pages: status 2 \(local QP operation error\), "
+    r"expected a local protection/access error")
+
+# verbs_odp tests that fail on upstream's rxe, and for which defect.
+UPSTREAM_DEFECTS = {
+    "dontneed_send": UP_DATA_LOSS,
+    "dontneed_write": UP_DATA_LOSS,
+    "dontneed_read": UP_DATA_LOSS,
+    "dontneed_cas": UP_ATOMIC_RESULT,
+    "dontneed_fadd": UP_ATOMIC_RESULT,
+    "unaligned_write": UP_DATA_LOSS,
+    "unaligned_read": UP_DATA_LOSS,
+    "unaligned_send": UP_DATA_LOSS,
+    "munmap_remote_write": UP_DATA_LOSS,
+    "munmap_remote_read": UP_DATA_LOSS,
+    "mprotect_remote_write": UP_DATA_LOSS,
+    "local_sge_unmapped_write": UP_FLUSH_NOT_LOC_PROT,
+    # its status (LOC_PROT_ERR) is right; the WRITE after mmap again loses data
+    "local_sge_unmapped_read": UP_DATA_LOSS,
+    "local_sge_unmapped_send": UP_FLUSH_NOT_LOC_PROT,
+    "local_sge_unmapped_recv": UP_RECV_QP_OP,
+    "advise_mr": UP_DATA_LOSS,
+    "fork_cow": UP_DATA_LOSS,
+    "mremap_move": UP_DATA_LOSS,
+    "numa_migrate": UP_DATA_LOSS,
+    "thp": UP_DATA_LOSS_THP,
+    "hugetlb": UP_NO_HUGETLB,
+    "implicit": UP_NO_IMPLICIT,
+    "storm_16qp": UP_DATA_LOSS,
+    "dropped_tail_write": UP_DATA_LOSS,
+    "dropped_tail_send": UP_DATA_LOSS,
+}
+
+
+@pytest.fixture(scope="module")
+def odp_device():
+    """Overrides conftest's: on upstream's kernel rxe0 is enough (no odp.ko)."""
+    return require_verbs_device(IBDEV)
+
+
+@pytest.fixture(autouse=True)
+def no_mr_leak(odp_device):
+    """Overrides conftest's: its debugfs check wherever odp.ko is loaded."""
+    if odp_device is None:
+        yield
+    else:
+        yield from debugfs_mr_leak_check()
 
 
 class RxeFinding(AssertionError):
@@ -96,10 +207,13 @@ def vrun(test, timeout=DEFAULT_TIMEOUT, finding=None):
         pytest.fail(f"{VERBS} not built: run `make progs` on the host first",
                     pytrace=False)
     start = time.monotonic()
+    env = dict(os.environ, VERBS_DEV=IBDEV)
+    if not COUNTERS:
+        env["VERBS_NO_MR_STATS"] = "1"
     try:
         proc = subprocess.run([VERBS, test], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=timeout,
-                              cwd="/tmp", env=dict(os.environ, VERBS_DEV=IBDEV))
+                              cwd="/tmp", env=env)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"verbs_odp {test}: timed out after {timeout}s\n{e.stdout}\n{e.stderr}",
                     pytrace=False)
@@ -107,6 +221,8 @@ def vrun(test, timeout=DEFAULT_TIMEOUT, finding=None):
     print(proc.stdout, end="")
     if proc.stderr:
         print("--- stderr ---\n" + proc.stderr, end="")
+    if UPSTREAM and test in UPSTREAM_DEFECTS:
+        upstream_defect(test, UPSTREAM_DEFECTS[test], proc)
     if proc.returncode == 77:
         reason = proc.stderr.strip().splitlines()
         pytest.skip(f"verbs_odp {test}: " + (f"{NO_ODP_RXE_61}: " if KERNEL_61 else "") +
@@ -117,6 +233,21 @@ def vrun(test, timeout=DEFAULT_TIMEOUT, finding=None):
         pytest.fail(f"verbs_odp {test}: exit {proc.returncode}\n--- stderr ---\n"
                     f"{proc.stderr}--- stdout ---\n{proc.stdout}", pytrace=False)
     return parse_counters(proc.stdout)
+
+
+def upstream_defect(test, defect, proc):
+    """xfail if verbs_odp TEST failed (or skipped) as upstream's DEFECT says;
+    fail if it passed or failed in another way."""
+    want = 77 if defect.skip else 1
+    last = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
+    if proc.returncode == want and re.search(defect.regex, proc.stderr, re.M):
+        pytest.xfail(f"upstream's defect: {defect.text}; verbs_odp {test}: {last}")
+    if proc.returncode == 0:
+        pytest.fail(f"verbs_odp {test} passed on upstream's rxe, which has the defect "
+                    f"'{defect.text}': is it fixed? Update UPSTREAM_DEFECTS", pytrace=False)
+    pytest.fail(f"verbs_odp {test}: exit {proc.returncode} on upstream's rxe, not the failure "
+                f"of its known defect '{defect.text}' (exit {want}, /{defect.regex}/)\n"
+                f"--- stderr ---\n{proc.stderr}--- stdout ---\n{proc.stdout}", pytrace=False)
 
 
 def test_verbs_every_test_is_collected():
@@ -137,7 +268,7 @@ def _dontneed(test):
     before = device_odp()
     r = vrun(test)
     pages, iters = r["pages"], r["iters"]
-    for side in ("a", "b"):
+    for side in ("a", "b") if COUNTERS else ():
         assert r[f"{side}.page_faults"] >= iters * pages
         assert r[f"{side}.page_invalidations"] >= (iters - 1) * pages
     _device_kept(test, before, r)
@@ -200,7 +331,7 @@ def test_dontneed_fadd():
 def _unaligned(test):
     r = vrun(test)
     assert r["mtu"] == 1024 and r["transfers"] == 22
-    assert r["a.page_faults"] > 0 and r["b.page_faults"] > 0
+    assert not COUNTERS or (r["a.page_faults"] > 0 and r["b.page_faults"] > 0)
     return r
 
 
@@ -225,22 +356,24 @@ def test_munmap_remote_write():
     """WRITE into unmapped pages: REM_ACCESS_ERR; after mmap(MAP_FIXED) it works."""
     r = vrun("munmap_remote_write")
     assert r["unmapped_status"] == 10		# IBV_WC_REM_ACCESS_ERR
-    assert r["b.page_invalidations"] >= 2 and r["b.fault_errors"] >= 1
-    assert r["remap.b.page_faults"] >= 2
+    if COUNTERS:
+        assert r["b.page_invalidations"] >= 2 and r["b.fault_errors"] >= 1
+        assert r["remap.b.page_faults"] >= 2
 
 
 def test_munmap_remote_read():
     """READ from unmapped pages: REM_ACCESS_ERR; after mmap(MAP_FIXED) it works."""
     r = vrun("munmap_remote_read")
     assert r["unmapped_status"] == 10
-    assert r["b.page_invalidations"] >= 2 and r["b.fault_errors"] >= 1
-    assert r["remap.b.page_faults"] >= 2
+    if COUNTERS:
+        assert r["b.page_invalidations"] >= 2 and r["b.fault_errors"] >= 1
+        assert r["remap.b.page_faults"] >= 2
 
 
 def test_mprotect_remote_write():
     """WRITE into PROT_READ pages: REM_ACCESS_ERR, content kept; READ still works."""
     r = vrun("mprotect_remote_write")
-    assert r["b.page_invalidations"] >= 4 and r["b.fault_errors"] >= 1
+    assert not COUNTERS or (r["b.page_invalidations"] >= 4 and r["b.fault_errors"] >= 1)
 
 
 def test_local_sge_unmapped_write():
@@ -252,7 +385,7 @@ def test_local_sge_unmapped_read():
     """READ whose target is unmapped: LOC_PROT_ERR (the completer's own status)."""
     r = vrun("local_sge_unmapped_read")
     assert r["status"] == 4			# IBV_WC_LOC_PROT_ERR
-    assert r["a.fault_errors"] >= 1
+    assert not COUNTERS or r["a.fault_errors"] >= 1
 
 
 def test_local_sge_unmapped_send():
@@ -270,21 +403,22 @@ def test_munmap_remote_atomic():
     """FETCH_ADD and CMP_SWAP on an unmapped page: REM_ACCESS_ERR, nothing returned."""
     r = vrun("munmap_remote_atomic")
     assert r["fadd_status"] == 10 and r["cas_status"] == 10
-    assert r["b.fault_errors"] >= 2
+    assert not COUNTERS or r["b.fault_errors"] >= 2
 
 
 def test_mprotect_remote_atomic():
     """Atomics on a PROT_READ page mapped writable before: REM_ACCESS_ERR, word kept."""
     r = vrun("mprotect_remote_atomic")
     assert r["fadd_status"] == 10 and r["cas_status"] == 10
-    assert r["b.page_invalidations"] >= 1 and r["b.fault_errors"] >= 2
+    assert not COUNTERS or (r["b.page_invalidations"] >= 1 and r["b.fault_errors"] >= 2)
 
 
 def test_advise_mr():
     """Prefetch (advise_mr PREFETCH_WRITE + FLUSH): page_prefetch, then no fault."""
     r = vrun("advise_mr")
-    assert r["prefetch.a.page_prefetch"] >= 1 and r["prefetch.b.page_prefetch"] >= 1
-    assert r["traffic.a.page_faults"] == 0 and r["traffic.b.page_faults"] == 0
+    if COUNTERS:
+        assert r["prefetch.a.page_prefetch"] >= 1 and r["prefetch.b.page_prefetch"] >= 1
+        assert r["traffic.a.page_faults"] == 0 and r["traffic.b.page_faults"] == 0
 
 
 # ---- fork, mremap, NUMA ---------------------------------------------------
@@ -292,19 +426,19 @@ def test_advise_mr():
 def test_fork_cow():
     """After fork the parent's ODP MR works on the parent's pages, never the child's."""
     r = vrun("fork_cow")
-    assert r["b.page_invalidations"] > 0 and r["b.page_faults"] > 0
+    assert not COUNTERS or (r["b.page_invalidations"] > 0 and r["b.page_faults"] > 0)
 
 
 def test_mremap_move():
     """mremap moves a registered buffer: old range REM_ACCESS_ERR, a new MR works."""
     r = vrun("mremap_move")
-    assert r["b.page_invalidations"] >= 8
+    assert not COUNTERS or r["b.page_invalidations"] >= 8
 
 
 def test_numa_migrate():
     """move_pages() between node 0 and 1 before every WRITE and READ."""
     r = vrun("numa_migrate")
-    assert r["b.page_invalidations"] >= 7 * 16
+    assert not COUNTERS or r["b.page_invalidations"] >= 7 * 16
     assert r["pages_moved"] >= 8 * 48
 
 
@@ -314,13 +448,13 @@ def test_thp():
     """THP-backed buffers: traffic across 2 MiB, then after a PMD split and a drop."""
     r = vrun("thp")
     assert r["anon_huge_after_traffic"] >= 2 << 20
-    assert r["a.page_faults"] > 0 and r["b.page_invalidations"] > 0
+    assert not COUNTERS or (r["a.page_faults"] > 0 and r["b.page_invalidations"] > 0)
 
 
 def test_hugetlb():
     """MAP_HUGETLB buffers with IBV_ACCESS_HUGETLB: traffic, MADV_DONTNEED, traffic."""
     r = vrun("hugetlb")
-    assert r["a.page_invalidations"] > 0 and r["b.page_invalidations"] > 0
+    assert not COUNTERS or (r["a.page_invalidations"] > 0 and r["b.page_invalidations"] > 0)
 
 
 # ---- implicit ODP ---------------------------------------------------------
@@ -328,7 +462,7 @@ def test_hugetlb():
 def test_implicit():
     """Implicit MRs; memory mmap'ed after registration used at once by every opcode."""
     r = vrun("implicit")
-    assert r["a.page_faults"] > 0 and r["b.page_faults"] > 0
+    assert not COUNTERS or (r["a.page_faults"] > 0 and r["b.page_faults"] > 0)
 
 
 # ---- kill -9, many QPs -----------------------------------------------------
@@ -345,8 +479,9 @@ def test_storm_16qp():
     """16 QPs WRITE and READ back 64 KiB each, all pages dropped before each round."""
     r = vrun("storm_16qp")
     assert r["qps"] == 16
-    assert r["a.page_faults"] >= r["iters"] * 512
-    assert r["b.page_invalidations"] >= (r["iters"] - 1) * 256
+    if COUNTERS:
+        assert r["a.page_faults"] >= r["iters"] * 512
+        assert r["b.page_invalidations"] >= (r["iters"] - 1) * 256
 
 
 # ---- a message whose buffer is partly in the device's cache ---------------

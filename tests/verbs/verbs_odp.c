@@ -116,19 +116,19 @@ static int dontneed_xfer(enum ibv_wr_opcode op, const char *name)
 	db = stat_delta("b", &s0[1], &s1[1]);
 	printf("iters=%d pages=%zu\n", DN_ITERS, npages);
 	/* Every iteration faults every page of both MRs again ... */
-	CHECK(S(da, PAGE_FAULTS) >= (int64_t)(DN_ITERS * npages),
-	      "a: page_faults %lld < %zu", (long long)S(da, PAGE_FAULTS),
-	      DN_ITERS * npages);
-	CHECK(S(db, PAGE_FAULTS) >= (int64_t)(DN_ITERS * npages),
-	      "b: page_faults %lld < %zu", (long long)S(db, PAGE_FAULTS),
-	      DN_ITERS * npages);
+	CHECK_STAT(S(da, PAGE_FAULTS) >= (int64_t)(DN_ITERS * npages),
+	           "a: page_faults %lld < %zu", (long long)S(da, PAGE_FAULTS),
+	           DN_ITERS * npages);
+	CHECK_STAT(S(db, PAGE_FAULTS) >= (int64_t)(DN_ITERS * npages),
+	           "b: page_faults %lld < %zu", (long long)S(db, PAGE_FAULTS),
+	           DN_ITERS * npages);
 	/* ... and the next MADV_DONTNEED zaps them all. */
-	CHECK(S(da, PAGE_INVALIDATIONS) >= (int64_t)((DN_ITERS - 1) * npages),
-	      "a: page_invalidations %lld < %zu",
-	      (long long)S(da, PAGE_INVALIDATIONS), (DN_ITERS - 1) * npages);
-	CHECK(S(db, PAGE_INVALIDATIONS) >= (int64_t)((DN_ITERS - 1) * npages),
-	      "b: page_invalidations %lld < %zu",
-	      (long long)S(db, PAGE_INVALIDATIONS), (DN_ITERS - 1) * npages);
+	CHECK_STAT(S(da, PAGE_INVALIDATIONS) >= (int64_t)((DN_ITERS - 1) * npages),
+	           "a: page_invalidations %lld < %zu",
+	           (long long)S(da, PAGE_INVALIDATIONS), (DN_ITERS - 1) * npages);
+	CHECK_STAT(S(db, PAGE_INVALIDATIONS) >= (int64_t)((DN_ITERS - 1) * npages),
+	           "b: page_invalidations %lld < %zu",
+	           (long long)S(db, PAGE_INVALIDATIONS), (DN_ITERS - 1) * npages);
 
 	v_dereg(ma);
 	v_dereg(mb);
@@ -229,14 +229,14 @@ static int dontneed_atomic(enum ibv_wr_opcode op)
 	da = stat_delta("a", &s0[0], &s1[0]);
 	db = stat_delta("b", &s0[1], &s1[1]);
 	printf("iters=%d pages=%zu\n", DN_ITERS, npages);
-	CHECK(S(da, PAGE_FAULTS) >= (int64_t)(DN_ITERS * npages),
-	      "a: page_faults %lld", (long long)S(da, PAGE_FAULTS));
-	CHECK(S(db, PAGE_FAULTS) >= (int64_t)(DN_ITERS * npages),
-	      "b: page_faults %lld", (long long)S(db, PAGE_FAULTS));
-	CHECK(S(da, PAGE_INVALIDATIONS) >= (int64_t)((DN_ITERS - 1) * npages),
-	      "a: page_invalidations %lld", (long long)S(da, PAGE_INVALIDATIONS));
-	CHECK(S(db, PAGE_INVALIDATIONS) >= (int64_t)((DN_ITERS - 1) * npages),
-	      "b: page_invalidations %lld", (long long)S(db, PAGE_INVALIDATIONS));
+	CHECK_STAT(S(da, PAGE_FAULTS) >= (int64_t)(DN_ITERS * npages),
+	           "a: page_faults %lld", (long long)S(da, PAGE_FAULTS));
+	CHECK_STAT(S(db, PAGE_FAULTS) >= (int64_t)(DN_ITERS * npages),
+	           "b: page_faults %lld", (long long)S(db, PAGE_FAULTS));
+	CHECK_STAT(S(da, PAGE_INVALIDATIONS) >= (int64_t)((DN_ITERS - 1) * npages),
+	           "a: page_invalidations %lld", (long long)S(da, PAGE_INVALIDATIONS));
+	CHECK_STAT(S(db, PAGE_INVALIDATIONS) >= (int64_t)((DN_ITERS - 1) * npages),
+	           "b: page_invalidations %lld", (long long)S(db, PAGE_INVALIDATIONS));
 
 	v_dereg(ma);
 	v_dereg(mb);
@@ -342,10 +342,10 @@ static int unaligned(enum ibv_wr_opcode op, const char *name)
 	db = stat_delta("b", &s0[1], &s1[1]);
 	printf("transfers=%zu bytes=%zu mtu=1024\n",
 	       2 * sizeof(xfers) / sizeof(xfers[0]), bytes);
-	CHECK(S(da, PAGE_FAULTS) > 0 && S(db, PAGE_FAULTS) > 0,
-	      "no page faults counted");
-	CHECK(S(da, PAGE_INVALIDATIONS) > 0 && S(db, PAGE_INVALIDATIONS) > 0,
-	      "no invalidations counted");
+	CHECK_STAT(S(da, PAGE_FAULTS) > 0 && S(db, PAGE_FAULTS) > 0,
+	           "no page faults counted");
+	CHECK_STAT(S(da, PAGE_INVALIDATIONS) > 0 && S(db, PAGE_INVALIDATIONS) > 0,
+	           "no invalidations counted");
 
 	v_dereg(ma);
 	v_dereg(mb);
@@ -429,9 +429,9 @@ static int munmap_remote(int do_read)
 	stats2(ma, mb, s1);
 	stat_delta("a", &s0[0], &s1[0]);
 	db = stat_delta("b", &s0[1], &s1[1]);
-	CHECK(S(db, PAGE_INVALIDATIONS) >= 2, "munmap of 2 mapped pages: "
-	      "%lld invalidations", (long long)S(db, PAGE_INVALIDATIONS));
-	CHECK(S(db, FAULT_ERRORS) >= 1, "no fault error counted");
+	CHECK_STAT(S(db, PAGE_INVALIDATIONS) >= 2, "munmap of 2 mapped pages: "
+	           "%lld invalidations", (long long)S(db, PAGE_INVALIDATIONS));
+	CHECK_STAT(S(db, FAULT_ERRORS) >= 1, "no fault error counted");
 
 	/* The same address again: the same MR works. */
 	map_fixed(b + page_size, hole);
@@ -451,7 +451,7 @@ static int munmap_remote(int do_read)
 	}
 	stats2(ma, mb, s0);
 	db = stat_delta("remap.b", &s1[1], &s0[1]);
-	CHECK(S(db, PAGE_FAULTS) >= 2, "the new pages were not faulted in");
+	CHECK_STAT(S(db, PAGE_FAULTS) >= 2, "the new pages were not faulted in");
 
 	v_dereg(ma);
 	v_dereg(mb);
@@ -504,10 +504,10 @@ static int t_mprotect_remote_write(void)
 	stats2(ma, mb, s1);
 	stat_delta("a", &s0[0], &s1[0]);
 	db = stat_delta("b", &s0[1], &s1[1]);
-	CHECK(S(db, PAGE_INVALIDATIONS) >= (int64_t)MU_PAGES,
-	      "mprotect of %d writable pages: %lld invalidations", MU_PAGES,
-	      (long long)S(db, PAGE_INVALIDATIONS));
-	CHECK(S(db, FAULT_ERRORS) >= 1, "no fault error counted");
+	CHECK_STAT(S(db, PAGE_INVALIDATIONS) >= (int64_t)MU_PAGES,
+	           "mprotect of %d writable pages: %lld invalidations", MU_PAGES,
+	           (long long)S(db, PAGE_INVALIDATIONS));
+	CHECK_STAT(S(db, FAULT_ERRORS) >= 1, "no fault error counted");
 
 	pair_connect(&p);
 	EXPECT_ST(op_read(&p, ma, a, len, mb, b), IBV_WC_SUCCESS,
@@ -571,7 +571,7 @@ static int local_sge_unmapped(enum ibv_wr_opcode op, const char *name)
 		 name);
 	check_pat(b, len, 2, "the responder's buffer after the failed request");
 	check_pat(a, page_size, 1, "our first page");
-	CHECK(S(da, FAULT_ERRORS) >= 1, "no fault error counted");
+	CHECK_STAT(S(da, FAULT_ERRORS) >= 1, "no fault error counted");
 	EXPECT_LOCAL_ERR(st, what);
 
 	/* Mapped again: the same MR works. */
@@ -641,7 +641,7 @@ static int t_local_sge_unmapped_recv(void)
 	check_pat(b, page_size, 2, "the receiver's first page");
 	check_pat_off(b + 3 * page_size, page_size, 2, 3 * page_size,
 		      "the receiver's last page");
-	CHECK(S(db, FAULT_ERRORS) >= 1, "no fault error counted");
+	CHECK_STAT(S(db, FAULT_ERRORS) >= 1, "no fault error counted");
 	EXPECT_ST(st, IBV_WC_REM_OP_ERR, "SEND into an unmapped receive");
 	EXPECT_LOCAL_ERR(rst, "receive over unmapped pages");
 
@@ -709,9 +709,9 @@ static int remote_atomic_denied(int do_mprotect)
 	stats2(ma, mb, s1);
 	stat_delta("a", &s0[0], &s1[0]);
 	db = stat_delta("b", &s0[1], &s1[1]);
-	CHECK(S(db, PAGE_INVALIDATIONS) >= 1, "no invalidation counted");
-	CHECK(S(db, FAULT_ERRORS) >= 2, "%lld fault errors for 2 denied atomics",
-	      (long long)S(db, FAULT_ERRORS));
+	CHECK_STAT(S(db, PAGE_INVALIDATIONS) >= 1, "no invalidation counted");
+	CHECK_STAT(S(db, FAULT_ERRORS) >= 2, "%lld fault errors for 2 denied atomics",
+	           (long long)S(db, FAULT_ERRORS));
 
 	v_dereg(ma);
 	v_dereg(mb);
@@ -784,20 +784,20 @@ static int t_advise_mr(void)
 	stats2(ma, mb, s1);
 	da = stat_delta("prefetch.a", &s0[0], &s1[0]);
 	db = stat_delta("prefetch.b", &s0[1], &s1[1]);
-	CHECK(S(da, PAGE_PREFETCH) >= 1 && S(db, PAGE_PREFETCH) >= 1,
-	      "page_prefetch did not grow");
-	CHECK(S(da, PAGES_MAPPED) >= (int64_t)npages &&
-	      S(db, PAGES_MAPPED) >= (int64_t)npages,
-	      "prefetch mapped %lld and %lld of %zu pages",
-	      (long long)S(da, PAGES_MAPPED), (long long)S(db, PAGES_MAPPED),
-	      npages);
+	CHECK_STAT(S(da, PAGE_PREFETCH) >= 1 && S(db, PAGE_PREFETCH) >= 1,
+	           "page_prefetch did not grow");
+	CHECK_STAT(S(da, PAGES_MAPPED) >= (int64_t)npages &&
+	           S(db, PAGES_MAPPED) >= (int64_t)npages,
+	           "prefetch mapped %lld and %lld of %zu pages",
+	           (long long)S(da, PAGES_MAPPED), (long long)S(db, PAGES_MAPPED),
+	           npages);
 	EXPECT_ST(op_write(&p, ma, a, len, mb, b), IBV_WC_SUCCESS, "WRITE");
 	check_pat(b, len, 1, "WRITE after prefetch");
 	stats2(ma, mb, s2);
 	da = stat_delta("traffic.a", &s1[0], &s2[0]);
 	db = stat_delta("traffic.b", &s1[1], &s2[1]);
-	CHECK(!S(da, PAGE_FAULTS) && !S(db, PAGE_FAULTS),
-	      "the prefetched pages were faulted again");
+	CHECK_STAT(!S(da, PAGE_FAULTS) && !S(db, PAGE_FAULTS),
+	           "the prefetched pages were faulted again");
 
 	v_dereg(ma);
 	v_dereg(mb);
@@ -927,9 +927,9 @@ static int t_fork_cow(void)
 	stats2(ma, mb, s1);
 	stat_delta("a", &s0[0], &s1[0]);
 	db = stat_delta("b", &s0[1], &s1[1]);
-	CHECK(S(db, PAGE_INVALIDATIONS) > 0,
-	      "fork's write-protect / COW invalidated nothing");
-	CHECK(S(db, PAGE_FAULTS) > 0, "no fault after fork");
+	CHECK_STAT(S(db, PAGE_INVALIDATIONS) > 0,
+	           "fork's write-protect / COW invalidated nothing");
+	CHECK_STAT(S(db, PAGE_FAULTS) > 0, "no fault after fork");
 
 	v_dereg(ma);
 	v_dereg(mb);
@@ -980,9 +980,9 @@ static int t_mremap_move(void)
 	stats2(ma, mb, s1);
 	stat_delta("a", &s0[0], &s1[0]);
 	db = stat_delta("b", &s0[1], &s1[1]);
-	CHECK(S(db, PAGE_INVALIDATIONS) >= 8,
-	      "mremap of 8 mapped pages: %lld invalidations",
-	      (long long)S(db, PAGE_INVALIDATIONS));
+	CHECK_STAT(S(db, PAGE_INVALIDATIONS) >= 8,
+	           "mremap of 8 mapped pages: %lld invalidations",
+	           (long long)S(db, PAGE_INVALIDATIONS));
 
 	mb2 = v_reg(&d, y, len, 0);
 	pair_connect(&p);
@@ -1091,12 +1091,12 @@ static int t_numa_migrate(void)
 	db = stat_delta("b", &s0[1], &s1[1]);
 	printf("pages_moved=%zu\n", moved);
 	/* Every migration after the first moved device-mapped pages. */
-	CHECK(S(db, PAGE_INVALIDATIONS) >= (int64_t)((2 * NM_ITERS - 1) * NM_PAGES),
-	      "b: %lld invalidations for %d migrations of %d mapped pages",
-	      (long long)S(db, PAGE_INVALIDATIONS), 2 * NM_ITERS - 1, NM_PAGES);
-	CHECK(S(da, PAGE_INVALIDATIONS) > 0, "a: no invalidation");
-	CHECK(S(db, PAGE_FAULTS) >= (int64_t)(2 * NM_ITERS * NM_PAGES),
-	      "b: %lld faults", (long long)S(db, PAGE_FAULTS));
+	CHECK_STAT(S(db, PAGE_INVALIDATIONS) >= (int64_t)((2 * NM_ITERS - 1) * NM_PAGES),
+	           "b: %lld invalidations for %d migrations of %d mapped pages",
+	           (long long)S(db, PAGE_INVALIDATIONS), 2 * NM_ITERS - 1, NM_PAGES);
+	CHECK_STAT(S(da, PAGE_INVALIDATIONS) > 0, "a: no invalidation");
+	CHECK_STAT(S(db, PAGE_FAULTS) >= (int64_t)(2 * NM_ITERS * NM_PAGES),
+	           "b: %lld faults", (long long)S(db, PAGE_FAULTS));
 
 	v_dereg(ma);
 	v_dereg(mb);
@@ -1186,9 +1186,9 @@ static int t_thp(void)
 	stats2(ma, mb, s1);
 	da = stat_delta("a", &s0[0], &s1[0]);
 	db = stat_delta("b", &s0[1], &s1[1]);
-	CHECK(S(da, PAGE_FAULTS) > 0 && S(db, PAGE_FAULTS) > 0, "no faults");
-	CHECK(S(db, PAGE_INVALIDATIONS) > 0, "the split invalidated nothing");
-	CHECK(S(da, PAGE_INVALIDATIONS) > 0, "the drop invalidated nothing");
+	CHECK_STAT(S(da, PAGE_FAULTS) > 0 && S(db, PAGE_FAULTS) > 0, "no faults");
+	CHECK_STAT(S(db, PAGE_INVALIDATIONS) > 0, "the split invalidated nothing");
+	CHECK_STAT(S(da, PAGE_INVALIDATIONS) > 0, "the drop invalidated nothing");
 
 	v_dereg(ma);
 	v_dereg(mb);
@@ -1238,9 +1238,9 @@ static int t_hugetlb(void)
 	stats2(ma, mb, s1);
 	da = stat_delta("a", &s0[0], &s1[0]);
 	db = stat_delta("b", &s0[1], &s1[1]);
-	CHECK(S(da, PAGE_FAULTS) > 0 && S(db, PAGE_FAULTS) > 0, "no faults");
-	CHECK(S(da, PAGE_INVALIDATIONS) > 0 && S(db, PAGE_INVALIDATIONS) > 0,
-	      "MADV_DONTNEED of hugetlb pages invalidated nothing");
+	CHECK_STAT(S(da, PAGE_FAULTS) > 0 && S(db, PAGE_FAULTS) > 0, "no faults");
+	CHECK_STAT(S(da, PAGE_INVALIDATIONS) > 0 && S(db, PAGE_INVALIDATIONS) > 0,
+	           "MADV_DONTNEED of hugetlb pages invalidated nothing");
 
 	v_dereg(ma);
 	v_dereg(mb);
@@ -1320,8 +1320,8 @@ static int t_implicit(void)
 	stats2(ma, mb, s1);
 	da = stat_delta("a", &s0[0], &s1[0]);
 	db = stat_delta("b", &s0[1], &s1[1]);
-	CHECK(S(da, PAGE_FAULTS) > 0, "a: no faults counted");
-	CHECK(S(db, PAGE_FAULTS) > 0, "b: no faults counted");
+	CHECK_STAT(S(da, PAGE_FAULTS) > 0, "a: no faults counted");
+	CHECK_STAT(S(db, PAGE_FAULTS) > 0, "b: no faults counted");
 
 	/* Unmapped under the implicit MR: an access error, nothing else. */
 	unmap(big, MIB);
@@ -1526,12 +1526,12 @@ static int t_storm_16qp(void)
 	da = stat_delta("a", &s0[0], &s1[0]);
 	db = stat_delta("b", &s0[1], &s1[1]);
 	printf("qps=%d iters=%d\n", ST_QPS, ST_ITERS);
-	CHECK(S(da, PAGE_FAULTS) >= (int64_t)(ST_ITERS * 2 * npages),
-	      "a: %lld faults", (long long)S(da, PAGE_FAULTS));
-	CHECK(S(db, PAGE_FAULTS) >= (int64_t)(ST_ITERS * npages),
-	      "b: %lld faults", (long long)S(db, PAGE_FAULTS));
-	CHECK(S(db, PAGE_INVALIDATIONS) >= (int64_t)((ST_ITERS - 1) * npages),
-	      "b: %lld invalidations", (long long)S(db, PAGE_INVALIDATIONS));
+	CHECK_STAT(S(da, PAGE_FAULTS) >= (int64_t)(ST_ITERS * 2 * npages),
+	           "a: %lld faults", (long long)S(da, PAGE_FAULTS));
+	CHECK_STAT(S(db, PAGE_FAULTS) >= (int64_t)(ST_ITERS * npages),
+	           "b: %lld faults", (long long)S(db, PAGE_FAULTS));
+	CHECK_STAT(S(db, PAGE_INVALIDATIONS) >= (int64_t)((ST_ITERS - 1) * npages),
+	           "b: %lld invalidations", (long long)S(db, PAGE_INVALIDATIONS));
 
 	v_dereg(ma);
 	v_dereg(mb);

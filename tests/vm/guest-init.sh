@@ -68,7 +68,10 @@ fi
 # ODP_RXE_BUILT ODP_CORE_MODULE ODP_NET_ADDR ODP_KMEMLEAK
 # shellcheck source=/dev/null
 . "$ODP_OUT/vm.env"
-# ODP_RXE tells the command which rxe runs: "ours" (build/rxe) or "stock" (Debian's).
+# ODP_RXE tells the command which rxe runs: "ours" (build/rxe), "stock"
+# (the kernel's own, without ODP: Debian's 6.1 and 6.12) or "upstream" (the
+# kernel's own that reports ODP caps: upstream's ODP, Linux 6.15 and later,
+# e.g. trixie-backports' 6.18); the last two are told apart once rxe0 is up.
 ODP_RXE=stock
 [ -z "${ODP_RXE_MODULE:-}" ] || ODP_RXE=ours
 export ODP_OUT ODP_REPO ODP_KVER ODP_RXE ODP_VM=1
@@ -177,6 +180,15 @@ fi
 rdma link add rxe0 type rxe netdev $netdev || setup_failed "rdma link add rxe0 type rxe netdev $netdev"
 [ -c /dev/infiniband/uverbs0 ] || setup_failed "no /dev/infiniband/uverbs0"
 log "rxe0 up on $netdev"
+if [ "$ODP_RXE" = stock ]; then
+	# The kernel's own rxe: ODP caps (general_odp_caps: ODP_SUPPORT) make it
+	# upstream's ODP rxe.
+	caps=$(ibv_devinfo -v -d rxe0 2>&1) || setup_failed "ibv_devinfo -v -d rxe0"
+	if [[ $caps =~ general_odp_caps:[[:space:]]+ODP_SUPPORT ]]; then
+		ODP_RXE=upstream
+		log "the kernel's own rxe reports ODP caps: ODP_RXE=upstream"
+	fi
+fi
 
 # --- the module under test --------------------------------------------------
 if [ -n "${ODP_MODULE:-}" ]; then
