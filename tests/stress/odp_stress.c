@@ -542,6 +542,7 @@ struct thr {
 	struct thrshm *peer;		/* the peer thread's shared memory */
 	uint32_t peer_kills0;		/* the peer's kill count at connect */
 	uint32_t peer_inc;		/* the peer's incarnation, 0: unknown */
+	int ctrl_status;		/* the control link's last failed wc status */
 	pthread_t th;
 	/* server */
 	uint32_t known[NP];		/* seed of page p's slot, 0: zeros */
@@ -788,7 +789,10 @@ static int ctrl_send(struct thr *t, const struct cmsg *m)
 		TFAIL(t, "control send: completion of wr_id %llu",
 		      (unsigned long long)wc.wr_id);
 	ADD(t, S_CTRL_MSGS, 1);
-	return wc.status == ODP_WC_SUCCESS ? 0 : 1;
+	if (wc.status == ODP_WC_SUCCESS)
+		return 0;
+	t->ctrl_status = wc.status;
+	return 1;
 }
 
 static int ctrl_recv(struct thr *t, struct cmsg *m, int timeout_ms)
@@ -797,8 +801,10 @@ static int ctrl_recv(struct thr *t, struct cmsg *m, int timeout_ms)
 
 	if (!poll1(t, t->ctrl.rcq, &wc, timeout_ms))
 		return 2;
-	if (wc.status != ODP_WC_SUCCESS)
+	if (wc.status != ODP_WC_SUCCESS) {
+		t->ctrl_status = wc.status;
 		return 1;
+	}
 	if (wc.wr_id >= CTRL_SLOTS || wc.byte_len != sizeof(*m))
 		TFAIL(t, "control receive: wr_id %llu, %u bytes",
 		      (unsigned long long)wc.wr_id, wc.byte_len);
@@ -854,8 +860,11 @@ static void peer_lost(struct thr *t, int rc, const char *what)
 		      peer_gone(t) ? "was killed" : "alive",
 		      ld32(&shm->proc[peer].kills));
 	if (!peer_gone(t))
-		TFAIL(t, "%s: the link to the peer (incarnation %u) broke, but "
-		      "the peer was not killed", what, t->peer_inc);
+		TFAIL(t, "%s: the link to the peer (incarnation %u) broke (last "
+		      "control completion status: %s), but the peer was not "
+		      "killed", what, t->peer_inc,
+		      t->ctrl_status ? odp_wc_status_str(t->ctrl_status) :
+		      "none failed");
 	d = now_ms() - __atomic_load_n(&shm->proc[peer].kill_ms,
 				       __ATOMIC_SEQ_CST);
 	ADD(t, S_DETECT_MS_SUM, d);
