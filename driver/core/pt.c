@@ -20,17 +20,28 @@
 
 #include "umem.h"
 
-/* Pages present in [index, last], each entry counted at its order. */
+/*
+ * Pages present in [index, last], each entry counted at its order.
+ * @blockable: may reschedule every ODP_ZAP_BATCH entries (the walk over a
+ * multi-GB umem that a zap counts first would otherwise hold the CPU).
+ */
 static unsigned long odp_pt_count(struct odp_umem *umem, unsigned long index,
-				  unsigned long last)
+				  unsigned long last, bool blockable)
 {
 	XA_STATE(xas, &umem->pt, index);
-	unsigned long n = 0;
+	unsigned long n = 0, entries = 0;
 	void *entry;
 
 	rcu_read_lock();
-	xas_for_each(&xas, entry, last)
+	xas_for_each(&xas, entry, last) {
 		n += 1UL << xas_get_order(&xas);
+		if (blockable && !(++entries % ODP_ZAP_BATCH)) {
+			xas_pause(&xas);
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+		}
+	}
 	rcu_read_unlock();
 	return n;
 }
@@ -67,7 +78,7 @@ static int odp_pt_store(struct odp_umem *umem, struct xa_state *xas,
 		xas_unlock(&big);
 		*delta -= 1L << old_order;
 	}
-	before = odp_pt_count(umem, index, index + nr - 1);
+	before = odp_pt_count(umem, index, index + nr - 1, false);
 
 	xas_set_order(xas, index, order);
 	xas_lock(xas);
@@ -312,7 +323,7 @@ unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 		return changed;
 	}
 
-	changed = odp_pt_count(umem, index, last);
+	changed = odp_pt_count(umem, index, last, blockable);
 	if (!changed)
 		return 0;
 	odp_pt_erase(umem, index, last, blockable);
