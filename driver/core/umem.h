@@ -105,9 +105,9 @@ struct odp_umem {
 #define ODP_PTE_WRITE		1UL
 
 /*
- * A blockable zap may reschedule after erasing this many pages (in aligned
- * blocks of at most this many, unless an entry is bigger: pt.c), or after
- * write-protecting this many entries.
+ * A blockable zap may reschedule after counting this many entries, after
+ * erasing this many pages (in aligned blocks of at most this many, unless
+ * an entry is bigger: pt.c), or after write-protecting this many entries.
  */
 #define ODP_ZAP_BATCH		1024
 
