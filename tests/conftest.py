@@ -340,9 +340,14 @@ def no_mr_leak(odp_device):
     """After each test the MR list of debugfs is back to what it was.
 
     The C programs have exited by then, so every context they opened is
-    closed and every MR of theirs must be gone.
+    closed and every MR of theirs must be gone.  No check where the
+    module's odp_device is None: upstream's rxe without odp.ko
+    (require_verbs_device()), which has no debugfs.
     """
-    yield from debugfs_mr_leak_check()
+    if odp_device is None:
+        yield
+    else:
+        yield from debugfs_mr_leak_check()
 
 
 def debugfs_mr_leak_check():

@@ -44,7 +44,7 @@ import time
 
 import pytest
 
-from conftest import KERNEL_61, NO_ODP_RXE_61, ODP_RXE, UPSTREAM, debugfs_mr_leak_check, \
+from conftest import KERNEL_61, NO_ODP_RXE_61, ODP_RXE, UPSTREAM, \
     require_verbs_device
 
 ADDR = os.environ.get("ODP_RDMA_ADDR", "10.99.0.1")
@@ -61,15 +61,6 @@ needs_odp = pytest.mark.skipif(
 def odp_device():
     """Overrides conftest's: on upstream's kernel rxe0 is enough (no odp.ko)."""
     return require_verbs_device(IBDEV)
-
-
-@pytest.fixture(autouse=True)
-def no_mr_leak(odp_device):
-    """Overrides conftest's: its debugfs check wherever odp.ko is loaded."""
-    if odp_device is None:
-        yield
-    else:
-        yield from debugfs_mr_leak_check()
 
 # (tool, size, iterations): about 1-2 s of traffic each under TCG.
 CASES = [

@@ -30,7 +30,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rdma"))
 import rdmatest  # noqa: E402
-from conftest import KERNEL_61, ODP_RXE, UPSTREAM, debugfs_mr_leak_check, require_verbs_device  # noqa: E402
+from conftest import KERNEL_61, ODP_RXE, UPSTREAM, require_verbs_device  # noqa: E402
 
 RUN_TIMEOUT = 600
 
@@ -107,15 +107,6 @@ UP_CTRL_LOST = (
 def odp_device():
     """Overrides conftest's: on upstream's kernel rxe0 is enough (no odp.ko)."""
     return require_verbs_device(rdmatest.IBDEV)
-
-
-@pytest.fixture(autouse=True)
-def no_mr_leak(odp_device):
-    """Overrides conftest's: its debugfs check wherever odp.ko is loaded."""
-    if odp_device is None:
-        yield
-    else:
-        yield from debugfs_mr_leak_check()
 
 
 def _scenarios():

@@ -38,7 +38,7 @@ import time
 import pytest
 
 from conftest import (DEFAULT_TIMEOUT, KERNEL_61, NO_ODP_RXE_61, TESTS, UPSTREAM,
-                      debugfs_mr_leak_check, parse_counters, require_verbs_device, wait_for)
+                      parse_counters, require_verbs_device, wait_for)
 
 VERBS = os.path.join(TESTS, "verbs", "verbs_odp")
 IBDEV = os.environ.get("ODP_RDMA_DEV", "rxe0")
@@ -139,15 +139,6 @@ UPSTREAM_DEFECTS = {
 def odp_device():
     """Overrides conftest's: on upstream's kernel rxe0 is enough (no odp.ko)."""
     return require_verbs_device(IBDEV)
-
-
-@pytest.fixture(autouse=True)
-def no_mr_leak(odp_device):
-    """Overrides conftest's: its debugfs check wherever odp.ko is loaded."""
-    if odp_device is None:
-        yield
-    else:
-        yield from debugfs_mr_leak_check()
 
 
 class RxeFinding(AssertionError):
