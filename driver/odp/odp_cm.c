@@ -615,7 +615,13 @@ static int odp_qp_accept_on(struct odp_qp *qp, struct rdma_cm_id *id,
 		rdma_unlock_handler(id);
 	}
 	mutex_unlock(&qp->detach_lock);
-	return ret;
+	/*
+	 * Our QP attributes and parameters are constants: rdma_create_qp()
+	 * and rdma_accept() fail with EINVAL only because the id's CM state
+	 * moved on, that is, the peer withdrew its request (REJ, timeout)
+	 * after the listener queued it.
+	 */
+	return ret == -EINVAL ? -ECONNABORTED : ret;
 }
 
 int odp_accept(struct odp_ctx *ctx, struct odp_abi_accept *cmd)

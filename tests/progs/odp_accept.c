@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * ACCEPT blocked on a QP that another thread destroys: the accept must end
- * at once with ECONNABORTED, as it does when its listener is destroyed, not
- * sleep on until its timeout (or forever with timeout 0).
+ * ACCEPT at the edges of a connection's life.
  *
+ * accept_destroy_qp*: an ACCEPT blocked on a QP that another thread
+ * destroys must end at once with ECONNABORTED, as it does when its listener
+ * is destroyed, not sleep on until its timeout (or forever with timeout 0).
  * No client ever comes.  The destroy is a raw DESTROY_QP ioctl, so that
  * libodp does not free the struct odp_qp the accepting thread was given.
+ *
+ * accept_withdrawn: clients that give up mid-connect (their QP destroyed at
+ * delays swept over the time a connect takes) while an accept takes their
+ * request: the accept ends with a connection error, never EINVAL (its
+ * arguments were fine).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -22,6 +28,7 @@
 
 #define IBDEV		"rxe0"
 #define LISTEN_ADDR	"10.99.0.1"
+#define LISTEN_PORT_BASE 18000
 #define DESTROY_AFTER_MS 300
 /* How long after the destroy the accept may take to return. */
 #define WAKE_BOUND_MS	1000
@@ -49,9 +56,24 @@ static void *accepter(void *p)
 	return NULL;
 }
 
-static void setup(struct acc *a, int timeout_ms)
+static struct odp_qp *new_qp(struct acc *a)
 {
 	struct odp_qp_init_attr attr = { 0 };
+	struct odp_qp *qp;
+
+	attr.send_cq = a->cq;
+	attr.recv_cq = a->cq;
+	attr.cap.max_send_wr = 4;
+	attr.cap.max_recv_wr = 4;
+	attr.qp_type = ODP_QPT_RC;
+	qp = odp_create_qp(a->pd, &attr);
+	if (!qp)
+		FAIL("odp_create_qp: %s", strerror(errno));
+	return qp;
+}
+
+static void setup(struct acc *a, int timeout_ms, uint16_t port)
+{
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	int r;
 
@@ -73,19 +95,13 @@ static void setup(struct acc *a, int timeout_ms)
 	a->cq = odp_create_cq(a->ctx, 16);
 	if (!a->cq)
 		FAIL("odp_create_cq: %s", strerror(errno));
-	attr.send_cq = a->cq;
-	attr.recv_cq = a->cq;
-	attr.cap.max_send_wr = 4;
-	attr.cap.max_recv_wr = 4;
-	attr.qp_type = ODP_QPT_RC;
-	a->qp = odp_create_qp(a->pd, &attr);
-	if (!a->qp)
-		FAIL("odp_create_qp: %s", strerror(errno));
-	/* Port 0: an ephemeral port nobody connects to. */
+	a->qp = new_qp(a);
+	/* port 0: an ephemeral port nobody connects to. */
+	sin.sin_port = htons(port);
 	inet_pton(AF_INET, LISTEN_ADDR, &sin.sin_addr);
 	a->ln = odp_listen(a->ctx, (struct sockaddr *)&sin, 4);
 	if (!a->ln)
-		FAIL("odp_listen(%s:0): %s", LISTEN_ADDR, strerror(errno));
+		FAIL("odp_listen(%s:%u): %s", LISTEN_ADDR, port, strerror(errno));
 }
 
 static int raw_destroy_qp(struct odp_context *ctx, uint32_t handle)
@@ -122,7 +138,7 @@ static int accept_destroy(int timeout_ms, unsigned int wait_ms)
 	uint64_t t0, destroyed;
 	int r;
 
-	setup(&a, timeout_ms);
+	setup(&a, timeout_ms, 0);
 	t0 = now_ms();
 	if (pthread_create(&th, NULL, accepter, &a))
 		FAIL("pthread_create");
@@ -188,9 +204,157 @@ static int accept_destroy_qp_forever(void)
 	return accept_destroy(0, 3000);
 }
 
+/*
+ * Clients that give up mid-connect: a thread connects while another destroys
+ * its QP after a delay swept over [0, 2 x the time a connect takes], so that
+ * some clients withdraw (rdma_cm sends a REJ) just as the accept takes their
+ * request.
+ */
+#define WITHDRAW_ROUNDS		400
+#define WITHDRAW_CALIBRATE	5
+#define WITHDRAW_ACCEPT_MS	1000
+
+struct withdraw_counts {
+	unsigned int connected, aborted, refused, reset, timedout;
+	unsigned int client_ok;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+struct connector {
+	struct odp_qp *qp;
+	const struct sockaddr_in *dst;
+	int ret;
+};
+
+static void *connect_fn(void *p)
+{
+	struct connector *c = p;
+
+	c->ret = odp_connect(c->qp, (const struct sockaddr *)c->dst, 0);
+	return NULL;
+}
+
+/* Count an accept's result; FAIL on one no connection attempt may give. */
+static void withdraw_count(struct withdraw_counts *c, int ret,
+			   unsigned int delay_us, int client_ret)
+{
+	switch (ret) {
+	case 0:
+		c->connected++;
+		break;
+	case ECONNABORTED:
+		c->aborted++;
+		break;
+	case ECONNREFUSED:
+		c->refused++;
+		break;
+	case ECONNRESET:
+		c->reset++;
+		break;
+	case ETIMEDOUT:
+		c->timedout++;
+		break;
+	default:
+		FAIL("odp_accept of a request whose client gave up %u us into "
+		     "its connect (which returned %s) returned %d (%s); a "
+		     "withdrawn request must end the accept with a connection "
+		     "error", delay_us, client_ret ? strerror(client_ret) : "ok",
+		     ret, strerror(ret));
+	}
+}
+
+/*
+ * One round: accept on a fresh server QP while a client connects and, after
+ * delay_us (or never, if negative), destroys its QP.  Returns the client's
+ * connect result.
+ */
+static int withdraw_round(struct acc *a, const struct sockaddr_in *dst,
+			  long delay_us)
+{
+	struct connector c = { .qp = new_qp(a), .dst = dst };
+	pthread_t acc_th, con_th;
+	int r;
+
+	a->done = 0;
+	a->qp = new_qp(a);
+	if (pthread_create(&acc_th, NULL, accepter, a) ||
+	    pthread_create(&con_th, NULL, connect_fn, &c))
+		FAIL("pthread_create");
+	if (delay_us >= 0) {
+		usleep((useconds_t)delay_us);
+		/* Raw, so that libodp does not free what connect_fn uses. */
+		r = raw_destroy_qp(a->ctx, c.qp->handle);
+		if (r)
+			FAIL("DESTROY_QP of a connecting QP: %s", strerror(r));
+	}
+	pthread_join(con_th, NULL);
+	if (!wait_done(a, acc_th, WITHDRAW_ACCEPT_MS + 5000))
+		FAIL("odp_accept(timeout %d ms) still blocked after %d ms",
+		     WITHDRAW_ACCEPT_MS, WITHDRAW_ACCEPT_MS + 5000);
+	if (delay_us < 0)
+		EXPECT_OK(odp_destroy_qp(c.qp));
+	else
+		free(c.qp);
+	EXPECT_OK(odp_destroy_qp(a->qp));
+	a->qp = NULL;
+	return c.ret;
+}
+
+static int accept_withdrawn(void)
+{
+	uint16_t port = LISTEN_PORT_BASE + getpid() % 1000;
+	struct sockaddr_in dst = { .sin_family = AF_INET };
+	struct withdraw_counts c = { 0 };
+	unsigned int delay_us, span_us;
+	struct acc a;
+	uint64_t t0;
+	int i, r;
+
+	setup(&a, WITHDRAW_ACCEPT_MS, port);
+	EXPECT_OK(odp_destroy_qp(a.qp));
+	dst.sin_port = htons(port);
+	inet_pton(AF_INET, LISTEN_ADDR, &dst.sin_addr);
+
+	/* How long a whole connect takes here. */
+	t0 = now_us();
+	for (i = 0; i < WITHDRAW_CALIBRATE; i++) {
+		r = withdraw_round(&a, &dst, -1);
+		if (r || a.ret)
+			FAIL("connect/accept with nobody giving up: %s / %s",
+			     strerror(r), strerror(a.ret));
+	}
+	span_us = (unsigned int)(2 * (now_us() - t0) / WITHDRAW_CALIBRATE) + 1;
+
+	srand((unsigned int)getpid());
+	for (i = 0; i < WITHDRAW_ROUNDS; i++) {
+		delay_us = (unsigned int)rand() % span_us;
+		r = withdraw_round(&a, &dst, delay_us);
+		if (!r)
+			c.client_ok++;
+		withdraw_count(&c, a.ret, delay_us, r);
+	}
+	printf("rounds=%d span_us=%u client_connected=%u accept_connected=%u "
+	       "accept_aborted=%u accept_refused=%u accept_reset=%u "
+	       "accept_timedout=%u\n", WITHDRAW_ROUNDS, span_us, c.client_ok,
+	       c.connected, c.aborted, c.refused, c.reset, c.timedout);
+	EXPECT_OK(odp_destroy_listener(a.ln));
+	EXPECT_OK(odp_destroy_cq(a.cq));
+	EXPECT_OK(odp_dealloc_pd(a.pd));
+	EXPECT_OK(odp_close_device(a.ctx));
+	return T_PASS;
+}
+
 static const struct odp_test tests[] = {
 	{ "accept_destroy_qp", accept_destroy_qp },
 	{ "accept_destroy_qp_forever", accept_destroy_qp_forever },
+	{ "accept_withdrawn", accept_withdrawn },
 };
 
 TEST_MAIN(tests)
