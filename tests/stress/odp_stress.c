@@ -1331,8 +1331,9 @@ static void check_error_legal(struct thr *t, const struct coll *c,
 			      const struct pgcnt *rpg, size_t soff, size_t L)
 {
 	struct buf *src = &t->b[0], *dst = &t->b[1];
-	int e = c->e, s = c->status, ok = 0, loc = is_loc_err(s);
+	int e = c->e, s = c->status, ok = 0, loc = is_loc_err(s), rp;
 	const char *what;
+	char hist[400];
 	uint32_t m;
 
 #define LBRK(b, w, p)	t_brk(&(b)->sh->pg[(p)], &(w)[(p)])
@@ -1346,10 +1347,12 @@ static void check_error_legal(struct thr *t, const struct coll *c,
 		      e, st(s));
 	if (e < NP) {
 		what = "WRITE";
+		rp = e;
 		ok = loc ? LBRK(src, swin, e) :
 		     s == ODP_WC_REM_ACCESS_ERR && RBRK(e);
 	} else if (e == IDX_SEND) {
 		what = "SEND";
+		rp = SRV_RECV;
 		if (loc) {
 			m = pages_mask(soff, L);
 			for (int p = 0; p < RP; p++)
@@ -1363,20 +1366,30 @@ static void check_error_legal(struct thr *t, const struct coll *c,
 		int p = e - NP - 1;
 
 		what = "READ";
+		rp = p;
 		ok = loc ? LBRK(dst, dwin, p) :
 		     s == ODP_WC_REM_ACCESS_ERR && RBRK(p);
 	} else {
 		what = e == IDX_FADD ? "FETCH_ADD" : "CMP_SWAP";
+		rp = SRV_AP;
 		ok = loc ? LBRK(dst, dwin, DST_AP) :
 		     s == ODP_WC_REM_ACCESS_ERR && RBRK(SRV_AP);
 	}
 #undef LBRK
 #undef RBRK
-	if (!ok)
+	if (!ok) {
+		/* The remote page's last mutations, in ms since t0. */
+		hist[0] = 0;
+		if (!loc)
+			hist_fmt(&t->peer->buf[0], rp, hist, sizeof(hist));
 		TFAIL(t, "wr %d (%s) failed with %s (%d), but no munmap, mprotect "
 		      "or mremap touched the %s page it accesses during the "
 		      "round (DONTNEED, migration and fork never make an access "
-		      "fail)", e, what, st(s), s, loc ? "local" : "remote");
+		      "fail); remote page %d's mutations:%s, t0 %llu ms "
+		      "CLOCK_MONOTONIC", e, what, st(s), s,
+		      loc ? "local" : "remote", rp, loc ? " (not shown)" : hist,
+		      (unsigned long long)shm->t0_ms);
+	}
 	ADD(t, S_WR_FAILED, 1);
 }
 
