@@ -39,3 +39,11 @@ def test_retry_hook_timeout(run):
     assert 5000 <= r["access_ms"] < 30000
     assert r["timeout.retries"] == 0
     assert hook_state() in ("idle", "released")
+
+
+def test_retry_hook_slow_walk(run):
+    """A walk parked past the HMM timeout, then one invalidation of another page: retried, not EBUSY."""
+    r = run("odp_retry", "retry_hook_slow_walk", timeout=60)
+    assert r["access_ms"] >= 1500
+    assert r["slow.retries"] >= 1
+    assert r["slow.fault_errors"] == 0

@@ -189,6 +189,7 @@ static long odp_umem_hold(struct odp_umem *umem, u64 iova, unsigned long end_pag
 {
 	unsigned long start = ALIGN_DOWN(iova, PAGE_SIZE);
 	unsigned long deadline, npages;
+	unsigned int faults = 0;
 	int ret;
 
 	npages = min((end_page - start) >> PAGE_SHIFT, max);
@@ -199,8 +200,8 @@ static long odp_umem_hold(struct odp_umem *umem, u64 iova, unsigned long end_pag
 		held = odp_umem_begin_access(umem, start, npages, write, pages, inf);
 		if (held)
 			return held;
-		/* Invalidated again between fault and lookup, for too long? */
-		if (time_after(jiffies, deadline))
+		/* Invalidated again between fault and lookup, too often? */
+		if (odp_retry_expired(deadline, faults))
 			return -EBUSY;
 		ret = odp_umem_fault(umem, start,
 				     min(end_page,
@@ -208,6 +209,7 @@ static long odp_umem_hold(struct odp_umem *umem, u64 iova, unsigned long end_pag
 				     write ? ODP_UMEM_FAULT_WRITE : 0);
 		if (ret)
 			return ret;
+		faults++;
 	}
 }
 

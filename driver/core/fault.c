@@ -91,12 +91,12 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 	XA_STATE(xas, &umem->pt, 0);
 	unsigned long timeout, pages = 0;
 	struct mem_cgroup *old_memcg;
-	unsigned int retries = 0;
+	unsigned int retries = 0, undone = 0;
 	int ret;
 
 	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	for (;;) {
-		if (time_after(jiffies, timeout)) {
+		if (odp_retry_expired(timeout, undone)) {
 			ret = -EBUSY;
 			break;
 		}
@@ -109,6 +109,7 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 		mmap_read_unlock(umem->mm);
 		if (ret == -EBUSY) {
 			odp_umem_inc(umem, ODP_UMEM_STAT_BUSY_RETRIES);
+			undone++;
 			continue;
 		}
 		if (ret)
@@ -139,6 +140,7 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 		trace_odp_retry(umem, start, end, range.notifier_seq,
 				READ_ONCE(umem->notifier.invalidate_seq));
 		retries++;
+		undone++;
 	}
 	odp_pt_done(&xas);
 	trace_odp_fault(umem, start, end, flags, pages, retries, ret);

@@ -14,6 +14,7 @@
 #ifndef ODP_CORE_UMEM_H
 #define ODP_CORE_UMEM_H
 
+#include <linux/jiffies.h>
 #include <linux/jump_label.h>
 #include <linux/list.h>
 #include <linux/mmu_notifier.h>
@@ -123,6 +124,23 @@ struct odp_inflight {
 
 /* Pages one hmm_range_fault() call asks for at most. */
 #define ODP_FAULT_BATCH_PAGES	512
+
+/*
+ * A fault (or an access) that invalidations keep undoing gives up with
+ * -EBUSY, like every HMM user, but only once they undid it both for
+ * HMM_RANGE_DEFAULT_TIMEOUT and at least ODP_RETRY_MIN times.  Time alone
+ * would fail a walk that waited long for the mm once (its mmap_lock read
+ * queued behind a writer while migrate_pages() held the lock for seconds,
+ * a page under migration or I/O) and then met one invalidation of another
+ * part of the umem: a slow mm, not a livelock.
+ */
+#define ODP_RETRY_MIN		8
+
+static inline bool odp_retry_expired(unsigned long deadline,
+				     unsigned int retries)
+{
+	return retries >= ODP_RETRY_MIN && time_after(jiffies, deadline);
+}
 
 /* Is [iova, iova + len) inside the pages of the umem (and not empty)? */
 static inline bool odp_umem_covers(struct odp_umem *umem, u64 iova, u64 len)

@@ -265,11 +265,61 @@ static int retry_hook_timeout(void)
 	return T_PASS;
 }
 
+/*
+ * A walk that waits long for the mm (here: parked 1.5 s, past the HMM
+ * timeout; in life: mmap_lock queued behind a writer during a long
+ * migrate_pages()) and then meets one invalidation of another page of the
+ * MR retries and succeeds: one invalidation after a slow walk is not a
+ * livelock (it used to fail with EBUSY).
+ */
+static int retry_hook_slow_walk(void)
+{
+	size_t ps = page_size;
+	struct access_arg a = { 0 };
+	struct tctx t;
+	struct stats s, d;
+	struct odp_mr *mr;
+	pthread_t th;
+	char *buf;
+
+	need_hook();
+	t_open(&t);
+	buf = map_anon(2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	memset(buf, 'A', 2 * ps);
+	mr = reg_mr(&t, buf, 2 * ps, ACC_RW);
+	mr_stats(mr, &s);
+
+	a.mr = mr;
+	a.addr = buf;
+	a.buf = malloc(ps);
+	a.len = ps;
+	hook_write("arm");
+	CHECK(!pthread_create(&th, NULL, access_thread, &a), "pthread_create");
+	hook_wait_parked(8000);
+	usleep(1500 * 1000);
+	/* The other page: the walk's result stays right, the MR's seq moves. */
+	xmadvise(buf + ps, ps, MADV_DONTNEED);
+	hook_write("release");
+	pthread_join(th, NULL);
+	printf("access_ms=%llu\n", (unsigned long long)a.ms);
+
+	EXPECT_ERRNO(a.ret, 0);
+	check_bytes(a.buf, ps, 'A', "device read after a slow walk and a retry");
+	mr_delta(mr, &s, &d, "slow");
+	EXPECT_U64(D(d, RETRIES), >=, 1, "retries");
+	EXPECT_U64(D(d, FAULT_ERRORS), ==, 0, "fault_errors");
+
+	EXPECT_OK(odp_dereg_mr(mr));
+	t_close(&t);
+	return T_PASS;
+}
+
 static const struct odp_test tests[] = {
 	{ "retry_hook_read", retry_hook_read },
 	{ "retry_hook_write", retry_hook_write },
 	{ "retry_hook_disarm", retry_hook_disarm },
 	{ "retry_hook_timeout", retry_hook_timeout },
+	{ "retry_hook_slow_walk", retry_hook_slow_walk },
 };
 
 TEST_MAIN(tests)
