@@ -132,17 +132,18 @@ class Vm:
         self.addr = addr
         os.makedirs(out, exist_ok=True)
         self.runner_log = os.path.join(out, "runner.log")
-        # One vCPU each (ODP_PAIR_SMP).  Two open findings, one per choice:
+        # One vCPU each (ODP_PAIR_SMP).  A finding for each choice:
         # - --smp 1: 2 of 72 two-host boots (Debian's rxe once, ours once)
         #   died of a double fault in the slab fast path (kmem_cache_alloc_node,
         #   __kmalloc_node_track_caller) of an rxe kworker, with a garbage
         #   EFLAGS in the frame: an emulation fault of TCG by every sign,
-        #   never seen in the 116 --smp 2 runs of the single-VM suite;
+        #   never seen in the 116 --smp 2 runs of the single-VM suite; open;
         # - --smp 2 (four vCPU threads on this 2-core host): in the first CI
         #   run with it, the first pingpong's connect timed out on the client
         #   (5 s) while the server's accept was still coming, and the
-        #   server's odp_accept() then failed EINVAL on the withdrawn request
-        #   (rdma_accept() of an id no longer in CONNECT): the step failed.
+        #   server's odp_accept() then failed EINVAL on the withdrawn request.
+        #   That EINVAL is now ECONNABORTED (test_accept_withdrawn), but the
+        #   slow connect would still fail the step.
         self.argv = [
             PYTHON, RUNNER, "--quiet", "--smp", str(SMP), "--mem-mb", str(MEM_MB),
             "--timeout", str(timeout), "--vm-timeout", str(timeout + VM_EXTRA),
