@@ -96,7 +96,7 @@ static void setup(struct acc *a, int timeout_ms, uint16_t port)
 	if (!a->cq)
 		FAIL("odp_create_cq: %s", strerror(errno));
 	a->qp = new_qp(a);
-	/* port 0: an ephemeral port nobody connects to. */
+	/* Port 0 (accept_destroy_qp*): an ephemeral port nobody connects to. */
 	sin.sin_port = htons(port);
 	inet_pton(AF_INET, LISTEN_ADDR, &sin.sin_addr);
 	a->ln = odp_listen(a->ctx, (struct sockaddr *)&sin, 4);
