@@ -32,10 +32,25 @@ _step_run() {	# _step_run NAME LIMIT CMD...: one try; sets _rc
 	return 0
 }
 
+# The link to the other VM when a step failed: a stalled socket network
+# (once on 6.1: ARP to the peer unanswered from mid-step on) shows here as
+# counters that stopped and an incomplete neighbour entry.
+_step_net() {
+	local dev=${ODP_PAIR_NETDEV:-eth0}
+
+	ip -s -o link show "$dev" 2>&1 | tr -s ' ' | sed 's/^/ODP-STEP-NET link: /'
+	echo "ODP-STEP-NET neigh: $(ip neigh show dev "$dev" 2>&1 | tr '\n' ';')"
+	grep -h virtio /proc/interrupts 2>/dev/null | tr -s ' ' |
+		sed 's/^/ODP-STEP-NET irq: /'
+}
+
 _step_end() {	# _step_end NAME RC START TRIES
 	echo "ODP-STEP $1 rc=$2 secs=$(($(_step_now) - $3)) tries=$4"
 	rm -f "$ODP_OUT/step-$1.try"
-	case $2 in 0|77) ;; *) _STEPS_FAILED=$((_STEPS_FAILED + 1)) ;; esac
+	case $2 in
+	0|77) ;;
+	*) _STEPS_FAILED=$((_STEPS_FAILED + 1)); _step_net ;;
+	esac
 }
 
 serve() {
