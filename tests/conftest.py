@@ -267,6 +267,28 @@ def run_prog(prog, test, timeout=DEFAULT_TIMEOUT, env=None, expect_rc=0):
 
 
 @pytest.fixture
+def no_numa_balancing():
+    """NUMA balancing's scans (PROTECTION_VMA invalidations) drop an MR's
+    entries at random (Documentation/benchmarks.md): off while a test that
+    needs them in place runs (the zap tests' big MR before its munmap; the
+    OOM reaper's victim, parked for seconds before the reap)."""
+    path = "/proc/sys/kernel/numa_balancing"
+    try:
+        with open(path) as f:
+            saved = f.read().strip()
+    except OSError:
+        yield
+        return
+    with open(path, "w") as f:
+        f.write("0")
+    try:
+        yield
+    finally:
+        with open(path, "w") as f:
+            f.write(saved)
+
+
+@pytest.fixture
 def run(progs):
     """run(prog, test, **kw) -> ProgResult; see run_prog()."""
     return run_prog

@@ -80,23 +80,6 @@ def preempt_mode():
     return None
 
 
-@pytest.fixture
-def no_numa_balancing():
-    """NUMA balancing's scans (PROTECTION_VMA invalidations) would drop
-    entries of the big MR before the munmap: off while the test runs."""
-    path = "/proc/sys/kernel/numa_balancing"
-    try:
-        saved = _read(path)
-    except OSError:
-        yield
-        return
-    _write(path, 0)
-    try:
-        yield
-    finally:
-        _write(path, saved)
-
-
 def test_zap_latency(run, no_numa_balancing):
     """munmap of a fully faulted 1.5 GiB MR of 4 KiB pages (393216
     translation entries): a SCHED_FIFO thread on the same CPU wakes within

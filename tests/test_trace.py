@@ -153,7 +153,7 @@ def test_trace_inflight(run, trace):
     assert r["madvise_ms"] >= 100
 
 
-def test_trace_nonblock(run, trace):
+def test_trace_nonblock(run, trace, no_numa_balancing):
     """The OOM reaper's invalidations (process_mrelease): blockable=0, taken
     when nothing is in flight, refused=1 when an access is."""
     run("odp_oom", "nonblock_reap", timeout=60)
