@@ -86,54 +86,81 @@ static void *access_thread(void *p)
 	return NULL;
 }
 
+/*
+ * One device access parked by the hook: an MR over @npages pages of 'A',
+ * the access (a read, or a write of 'W') of its first page started in a
+ * thread and parked before read_retry.  The caller invalidates, releases
+ * (or lets the hook time out) and joins.
+ */
+struct parked {
+	struct tctx t;
+	char *buf;
+	struct odp_mr *mr;
+	struct stats s;
+	struct access_arg a;
+	pthread_t th;
+};
+
+static void park_access(struct parked *p, size_t npages, int write)
+{
+	size_t ps = page_size;
+
+	memset(p, 0, sizeof(*p));
+	need_hook();
+	t_open(&p->t);
+	p->buf = map_anon(npages * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	memset(p->buf, 'A', npages * ps);
+	p->mr = reg_mr(&p->t, p->buf, npages * ps, ACC_RW);
+	mr_stats(p->mr, &p->s);
+
+	p->a.mr = p->mr;
+	p->a.addr = p->buf;
+	p->a.buf = malloc(ps);
+	CHECK(p->a.buf, "malloc");
+	p->a.len = ps;
+	p->a.write = write;
+	memset(p->a.buf, write ? 'W' : 0, ps);
+	hook_write("arm");
+	hook_expect("armed");
+	CHECK(!pthread_create(&p->th, NULL, access_thread, &p->a),
+	      "pthread_create");
+	hook_wait_parked(8000);
+}
+
+static void parked_done(struct parked *p)
+{
+	free(p->a.buf);
+	EXPECT_OK(odp_dereg_mr(p->mr));
+	t_close(&p->t);
+}
+
 /* A parked read, the page replaced meanwhile: the read returns the new data. */
 static int retry_hook_read(void)
 {
 	size_t ps = page_size;
-	struct access_arg a = { 0 };
-	struct tctx t;
-	struct stats s, d;
-	struct odp_mr *mr;
-	pthread_t th;
-	char *buf, st[64];
+	struct parked p;
+	struct stats d;
+	char st[64];
 
-	need_hook();
-	t_open(&t);
-	buf = map_anon(ps, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	memset(buf, 'A', ps);
-	mr = reg_mr(&t, buf, ps, ACC_RW);
-	mr_stats(mr, &s);
-
-	a.mr = mr;
-	a.addr = buf;
-	a.buf = malloc(ps);
-	a.len = ps;
-	memset(a.buf, 0, ps);
-	hook_write("arm");
-	hook_expect("armed");
-	CHECK(!pthread_create(&th, NULL, access_thread, &a), "pthread_create");
-	hook_wait_parked(8000);
-
-	xmadvise(buf, ps, MADV_DONTNEED);
-	memset(buf, 'B', ps);
+	park_access(&p, 1, 0);
+	xmadvise(p.buf, ps, MADV_DONTNEED);
+	memset(p.buf, 'B', ps);
 	hook_write("release");
-	pthread_join(th, NULL);
+	pthread_join(p.th, NULL);
 	hook_state(st, sizeof(st));
-	printf("hook_after=%s access_ms=%llu\n", st, (unsigned long long)a.ms);
+	printf("hook_after=%s access_ms=%llu\n", st, (unsigned long long)p.a.ms);
 	CHECK(!strcmp(st, "released") || !strcmp(st, "idle"),
 	      "retry_hook reads '%s' after release", st);
 
-	EXPECT_ERRNO(a.ret, 0);
-	check_bytes(a.buf, ps, 'B',
+	EXPECT_ERRNO(p.a.ret, 0);
+	check_bytes(p.a.buf, ps, 'B',
 		    "parked device read after MADV_DONTNEED + memset('B') (an 'A' is the old page)");
-	mr_delta(mr, &s, &d, "retry");
+	mr_delta(p.mr, &p.s, &d, "retry");
 	EXPECT_U64(D(d, RETRIES), >=, 1, "retries");
 	EXPECT_U64(D(d, INVALIDATIONS), >=, 1, "invalidations");
 	EXPECT_U64(D(d, ACCESSES), ==, 1, "accesses");
 	EXPECT_U64(D(d, PAGES_MAPPED), ==, 1, "pages_mapped");
-
-	EXPECT_OK(odp_dereg_mr(mr));
-	t_close(&t);
+	parked_done(&p);
 	return T_PASS;
 }
 
@@ -141,47 +168,28 @@ static int retry_hook_read(void)
 static int retry_hook_write(void)
 {
 	size_t ps = page_size;
-	struct access_arg a = { 0 };
-	struct tctx t;
-	struct stats s, d;
-	struct odp_mr *mr;
-	pthread_t th;
-	char *buf, *out;
+	struct parked p;
+	struct stats d;
+	char *out;
 
-	need_hook();
-	t_open(&t);
-	buf = map_anon(ps, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	memset(buf, 'A', ps);
-	mr = reg_mr(&t, buf, ps, ACC_RW);
-	mr_stats(mr, &s);
-
-	a.mr = mr;
-	a.addr = buf;
-	a.buf = malloc(ps);
-	a.len = ps;
-	a.write = 1;
-	memset(a.buf, 'W', ps);
-	hook_write("arm");
-	CHECK(!pthread_create(&th, NULL, access_thread, &a), "pthread_create");
-	hook_wait_parked(8000);
-
-	xmadvise(buf, ps, MADV_DONTNEED);
+	park_access(&p, 1, 1);
+	xmadvise(p.buf, ps, MADV_DONTNEED);
 	hook_write("release");
-	pthread_join(th, NULL);
+	pthread_join(p.th, NULL);
 
-	EXPECT_ERRNO(a.ret, 0);
-	check_bytes(buf, ps, 'W',
+	EXPECT_ERRNO(p.a.ret, 0);
+	check_bytes(p.buf, ps, 'W',
 		    "CPU view after a parked device write across MADV_DONTNEED "
 		    "(zeros = the write went to the freed page)");
 	out = malloc(ps);
-	EXPECT_OK(dev_read(mr, buf, out, ps));
+	CHECK(out, "malloc");
+	EXPECT_OK(dev_read(p.mr, p.buf, out, ps));
 	check_bytes(out, ps, 'W', "device read back");
-	mr_delta(mr, &s, &d, "retry");
+	free(out);
+	mr_delta(p.mr, &p.s, &d, "retry");
 	EXPECT_U64(D(d, RETRIES), >=, 1, "retries");
 	EXPECT_U64(D(d, INVALIDATIONS), >=, 1, "invalidations");
-
-	EXPECT_OK(odp_dereg_mr(mr));
-	t_close(&t);
+	parked_done(&p);
 	return T_PASS;
 }
 
@@ -227,41 +235,23 @@ static int retry_hook_disarm(void)
 static int retry_hook_timeout(void)
 {
 	size_t ps = page_size;
-	struct access_arg a = { 0 };
-	struct tctx t;
-	struct stats s, d;
-	struct odp_mr *mr;
-	pthread_t th;
-	char *buf, st[64];
+	struct parked p;
+	struct stats d;
+	char st[64];
 
-	need_hook();
-	t_open(&t);
-	buf = map_anon(ps, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	memset(buf, 'A', ps);
-	mr = reg_mr(&t, buf, ps, ACC_RW);
-	mr_stats(mr, &s);
-
-	a.mr = mr;
-	a.addr = buf;
-	a.buf = malloc(ps);
-	a.len = ps;
-	hook_write("arm");
-	CHECK(!pthread_create(&th, NULL, access_thread, &a), "pthread_create");
-	hook_wait_parked(8000);
-	pthread_join(th, NULL);
+	park_access(&p, 1, 0);
+	pthread_join(p.th, NULL);
 	hook_state(st, sizeof(st));
-	printf("hook_after=%s access_ms=%llu\n", st, (unsigned long long)a.ms);
+	printf("hook_after=%s access_ms=%llu\n", st, (unsigned long long)p.a.ms);
 
-	EXPECT_ERRNO(a.ret, 0);
-	check_bytes(a.buf, ps, 'A', "device read after the self-release");
-	CHECK(a.ms >= 5000 && a.ms < 30000,
+	EXPECT_ERRNO(p.a.ret, 0);
+	check_bytes(p.a.buf, ps, 'A', "device read after the self-release");
+	CHECK(p.a.ms >= 5000 && p.a.ms < 30000,
 	      "a parked fault came back after %llu ms, expected about 10 s",
-	      (unsigned long long)a.ms);
-	mr_delta(mr, &s, &d, "timeout");
+	      (unsigned long long)p.a.ms);
+	mr_delta(p.mr, &p.s, &d, "timeout");
 	EXPECT_U64(D(d, RETRIES), ==, 0, "retries (nothing invalidated)");
-
-	EXPECT_OK(odp_dereg_mr(mr));
-	t_close(&t);
+	parked_done(&p);
 	return T_PASS;
 }
 
@@ -275,42 +265,23 @@ static int retry_hook_timeout(void)
 static int retry_hook_slow_walk(void)
 {
 	size_t ps = page_size;
-	struct access_arg a = { 0 };
-	struct tctx t;
-	struct stats s, d;
-	struct odp_mr *mr;
-	pthread_t th;
-	char *buf;
+	struct parked p;
+	struct stats d;
 
-	need_hook();
-	t_open(&t);
-	buf = map_anon(2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	memset(buf, 'A', 2 * ps);
-	mr = reg_mr(&t, buf, 2 * ps, ACC_RW);
-	mr_stats(mr, &s);
-
-	a.mr = mr;
-	a.addr = buf;
-	a.buf = malloc(ps);
-	a.len = ps;
-	hook_write("arm");
-	CHECK(!pthread_create(&th, NULL, access_thread, &a), "pthread_create");
-	hook_wait_parked(8000);
+	park_access(&p, 2, 0);
 	usleep(1500 * 1000);
 	/* The other page: the walk's result stays right, the MR's seq moves. */
-	xmadvise(buf + ps, ps, MADV_DONTNEED);
+	xmadvise(p.buf + ps, ps, MADV_DONTNEED);
 	hook_write("release");
-	pthread_join(th, NULL);
-	printf("access_ms=%llu\n", (unsigned long long)a.ms);
+	pthread_join(p.th, NULL);
+	printf("access_ms=%llu\n", (unsigned long long)p.a.ms);
 
-	EXPECT_ERRNO(a.ret, 0);
-	check_bytes(a.buf, ps, 'A', "device read after a slow walk and a retry");
-	mr_delta(mr, &s, &d, "slow");
+	EXPECT_ERRNO(p.a.ret, 0);
+	check_bytes(p.a.buf, ps, 'A', "device read after a slow walk and a retry");
+	mr_delta(p.mr, &p.s, &d, "slow");
 	EXPECT_U64(D(d, RETRIES), >=, 1, "retries");
 	EXPECT_U64(D(d, FAULT_ERRORS), ==, 0, "fault_errors");
-
-	EXPECT_OK(odp_dereg_mr(mr));
-	t_close(&t);
+	parked_done(&p);
 	return T_PASS;
 }
 
