@@ -460,12 +460,17 @@ int debugfs_stats(struct stats *s)
 
 /* ---- misc ----------------------------------------------------------- */
 
-uint64_t now_ms(void)
+uint64_t now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t now_ms(void)
+{
+	return now_us() / 1000;
 }
 
 void wait_mr_stat(struct odp_mr *mr, unsigned int idx, uint64_t want,

@@ -175,6 +175,7 @@ int write_file(const char *path, const char *s);
 /* ---- misc ----------------------------------------------------------- */
 
 uint64_t now_ms(void);
+uint64_t now_us(void);
 /* Poll until the MR's counter idx reaches at least want; FAIL on timeout. */
 void wait_mr_stat(struct odp_mr *mr, unsigned int idx, uint64_t want,
 		  unsigned int timeout_ms, struct stats *out);

@@ -219,14 +219,6 @@ struct withdraw_counts {
 	unsigned int client_ok;
 };
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 struct connector {
 	struct odp_qp *qp;
 	const struct sockaddr_in *dst;
