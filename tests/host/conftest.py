@@ -133,13 +133,10 @@ class Vm:
         os.makedirs(out, exist_ok=True)
         self.runner_log = os.path.join(out, "runner.log")
         # One vCPU each (ODP_PAIR_SMP).  A finding for each choice:
-        # - --smp 1: 3 of about 80 two-host boots (Debian's rxe once, ours
-        #   twice, the last on 2026-12-01 at 6 s of boot) died of a double
-        #   fault in the slab fast path (kmem_cache_alloc_node,
-        #   __kmalloc_node_track_caller) of an rxe kworker, with a garbage
-        #   EFLAGS in the frame (the low bits of RDI): an emulation fault of
-        #   TCG by every sign, never seen in the 120-odd --smp 2 runs of the
-        #   single-VM suite; open;
+        # - --smp 1: 4 of about 90 two-host boots died of a double fault in
+        #   SLUB's fast path of an rxe kworker, EFLAGS = the low bits of RDI.
+        #   That was QEMU 7.2's CMPXCHG16B (tests/vm/cmpxchg16b-flags.c);
+        #   tests/vm/run now hides the instruction from the guest;
         # - --smp 2 (four vCPU threads on this 2-core host): in the first CI
         #   run with it, the first pingpong's connect timed out on the client
         #   (5 s) while the server's accept was still coming, and the
