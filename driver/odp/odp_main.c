@@ -50,6 +50,7 @@ static int __init odp_init(void)
 	if (ret)
 		return ret;
 	odp_debugfs_init();
+	odp_qp_debugfs_init();
 	ret = odp_dev_init();
 	if (ret)
 		goto err_debugfs;
@@ -61,6 +62,7 @@ static int __init odp_init(void)
 err_dev:
 	odp_dev_exit();
 err_debugfs:
+	odp_qp_debugfs_exit();
 	odp_debugfs_exit();
 	odp_prefetch_exit();
 	return ret;
@@ -72,6 +74,7 @@ static void __exit odp_exit(void)
 	odp_dev_exit();
 	/* Asynchronous prefetches may still hold MRs of closed files. */
 	odp_prefetch_exit();
+	odp_qp_debugfs_exit();
 	odp_debugfs_exit();
 }
 

@@ -49,6 +49,7 @@ static struct odp_qp *odp_qp_alloc(const struct odp_abi_create_qp *cmd)
 	mutex_init(&qp->detach_lock);
 	mutex_init(&qp->lock);
 	INIT_LIST_HEAD(&qp->dev_node);
+	INIT_LIST_HEAD(&qp->all_node);
 	init_completion(&qp->connected);
 	odp_qp_queues_init(qp);
 	init_waitqueue_head(&qp->tx_wq);
@@ -140,6 +141,7 @@ static void odp_qp_free(struct odp_uobj *uobj)
 {
 	struct odp_qp *qp = container_of(uobj, struct odp_qp, uobj);
 
+	odp_qp_debugfs_del(qp);
 	odp_qp_queues_free(qp);
 	odp_uobj_put(&qp->pd->uobj);
 	odp_uobj_put(&qp->send_cq->uobj);
@@ -188,6 +190,7 @@ struct odp_uobj *odp_qp_create(struct odp_ctx *ctx,
 		odp_uobj_abort(ctx, &qp->uobj);
 		return ERR_PTR(ret);
 	}
+	odp_qp_debugfs_add(qp);
 	cmd->qp_handle = qp->uobj.handle;
 	cmd->qp_num = qp->qp_num;
 	return &qp->uobj;

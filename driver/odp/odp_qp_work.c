@@ -104,6 +104,7 @@ static void odp_qp_return_credits(struct odp_qp *qp)
 		return;
 	}
 	odp_wire_hdr(tx)->op = ODP_WIRE_CREDIT;
+	qp->credit_msgs++;
 	if (odp_tx_post(qp, tx))
 		odp_qp_set_error(qp);
 }
@@ -129,6 +130,7 @@ void odp_qp_work(struct work_struct *work)
 
 	if (READ_ONCE(qp->destroyed))
 		return;
+	WRITE_ONCE(qp->work_ran, jiffies);
 	/* Wire buffers and translations are the QP owner's memory. */
 	old_memcg = set_active_memcg(qp->ctx->memcg);
 	do {

@@ -418,3 +418,18 @@ void odp_credit_take(struct odp_qp *qp)
 	qp->req_sent++;
 	spin_unlock_bh(&qp->wq_lock);
 }
+
+/* For debugfs (odp_qp_debugfs.c): the counts at one instant. */
+void odp_qp_queue_view(struct odp_qp *qp, struct odp_qp_queue_view *view)
+{
+	spin_lock_bh(&qp->wq_lock);
+	view->state = qp->state;
+	view->sq_count = qp->sq_count;
+	view->rq_count = qp->rq_count;
+	view->rx_req = qp->rx_req_count;
+	view->rx_resp = list_count_nodes(&qp->rx_resp);
+	view->req_sent = qp->req_sent;
+	view->peer_consumed = qp->peer_consumed;
+	view->disconnected = qp->disconnected;
+	spin_unlock_bh(&qp->wq_lock);
+}

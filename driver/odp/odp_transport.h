@@ -136,6 +136,7 @@ struct odp_qp {
 	/* The owner; valid while the work item may run (until destroyed). */
 	struct odp_ctx		*ctx;
 	u32			qp_num;		/* ours, constant; not the kernel QP's */
+	struct list_head	all_node;	/* on odp_all_qps, for debugfs */
 	/* Each a use until destroyed and a reference until freed. */
 	struct odp_pd		*pd;
 	struct odp_cq		*send_cq;
@@ -166,6 +167,7 @@ struct odp_qp {
 	struct rdma_cm_id	*cm_id;
 	struct ib_cq		*ib_cq;
 	struct odp_wire_buf	*rx_bufs;	/* ODP_WIRE_RX_DEPTH of them */
+	u32			wire_qpn;	/* the kernel QP's number, or 0 */
 	struct completion	connected;	/* established or failed */
 	bool			conn_settled;	/* under wq_lock */
 	int			conn_status;	/* under wq_lock, then constant */
@@ -198,6 +200,8 @@ struct odp_qp {
 	bool			destroyed;	/* no more work, no more completions */
 	/* Wire sends not completed (send slots), lock-free. */
 	atomic_t		tx_outstanding;
+	/* Receive buffers on the kernel QP, for debugfs only. */
+	atomic_t		rx_posted;
 	wait_queue_head_t	tx_wq;		/* woken when the last completes */
 	/* Only the work item touches read_resp_done to resp_wr. */
 	u32			read_resp_done;	/* of the READ at rx head */
@@ -207,6 +211,7 @@ struct odp_qp {
 	u32			peer_consumed;	/* of those, done by the peer; wq_lock */
 	u32			req_consumed;	/* peer's requests we are done with */
 	u32			req_advertised;	/* req_consumed the peer was told */
+	u32			credit_msgs;	/* CREDIT messages sent, for debugfs */
 	/* The peer's data request under way (first message checked). */
 	struct odp_resp_wr {
 		bool		active;
@@ -218,6 +223,7 @@ struct odp_qp {
 	} resp_wr;
 
 	struct work_struct	work;		/* odp_qp_work() */
+	unsigned long		work_ran;	/* jiffies, for debugfs only */
 };
 
 /* Wire format: a header and up to ODP_WIRE_MAX_PAYLOAD bytes of payload. */
@@ -301,6 +307,12 @@ int odp_connect(struct odp_ctx *ctx, struct odp_abi_connect *cmd);
 void odp_listeners_detach_device(struct odp_device *dev);
 void odp_qp_detach(struct odp_qp *qp);
 
+/* odp_qp_debugfs.c */
+void odp_qp_debugfs_add(struct odp_qp *qp);
+void odp_qp_debugfs_del(struct odp_qp *qp);
+void odp_qp_debugfs_init(void);
+void odp_qp_debugfs_exit(void);
+
 /* odp_queue.c: the only code that takes odp_qp.wq_lock */
 void odp_qp_queues_init(struct odp_qp *qp);
 void odp_qp_queues_free(struct odp_qp *qp);
@@ -334,6 +346,20 @@ void odp_rx_dequeue(struct odp_qp *qp, struct odp_wire_buf *rx, bool request);
 void odp_rx_forget(struct odp_qp *qp);
 bool odp_credits_left(struct odp_qp *qp);
 void odp_credit_take(struct odp_qp *qp);
+
+/* The queues at one instant, for debugfs. */
+struct odp_qp_queue_view {
+	enum odp_qp_state	state;
+	u32			sq_count;
+	u32			rq_count;
+	u32			rx_req;
+	u32			rx_resp;
+	u32			req_sent;
+	u32			peer_consumed;
+	bool			disconnected;
+};
+
+void odp_qp_queue_view(struct odp_qp *qp, struct odp_qp_queue_view *view);
 
 /* odp_wire.c */
 int odp_wire_setup(struct odp_qp *qp);

@@ -146,11 +146,15 @@ int odp_rx_post(struct odp_qp *qp, struct odp_wire_buf *rx)
 		.sg_list	= &sge,
 		.num_sge	= 1,
 	};
+	int ret;
 
 	rx->cqe.done = odp_rx_done;
 	ib_dma_sync_single_for_device(odp_qp_ibdev(qp), rx->dma,
 				      ODP_WIRE_BUF_SIZE, DMA_FROM_DEVICE);
-	return ib_post_recv(qp->cm_id->qp, &wr, NULL);
+	ret = ib_post_recv(qp->cm_id->qp, &wr, NULL);
+	if (!ret)
+		atomic_inc(&qp->rx_posted);
+	return ret;
 }
 
 static void odp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
@@ -159,6 +163,7 @@ static void odp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 					       cqe);
 	struct odp_qp *qp = rx->qp;
 
+	atomic_dec(&qp->rx_posted);
 	if (wc->status != IB_WC_SUCCESS) {
 		if (wc->status != IB_WC_WR_FLUSH_ERR)
 			odp_qp_set_error(qp);
@@ -264,6 +269,7 @@ int odp_wire_setup(struct odp_qp *qp)
 	ret = rdma_create_qp(qp->cm_id, qp->dev->pd, &attr);
 	if (ret)
 		return ret;
+	WRITE_ONCE(qp->wire_qpn, qp->cm_id->qp->qp_num);
 	ret = odp_rx_bufs_alloc(qp);
 	if (ret)
 		return ret;

@@ -30,6 +30,9 @@ for i in $(seq 1 "$runs"); do
 	if kill -0 $cli 2>/dev/null; then
 		echo "run $i: no progress for 15 s"
 		rdma res show qp
+		cat /sys/kernel/debug/odp/qps
+		sleep 2
+		cat /sys/kernel/debug/odp/qps
 		rdma statistic show link rxe0/1
 		dmesg | grep -E "rnr|fired" | tail -20
 		kill $cli $srv 2>/dev/null

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT
+/*
+ * debugfs `qps`: where a QP's messages are.
+ *
+ * qps_view: a new QP shows in state reset with no kernel QP and no buffer;
+ * a connected pair (loopback over rxe0) shows both in rts, each with its
+ * kernel QP's number and all 32 receive buffers posted; one SEND moves the
+ * credit counts by one on both sides (req_sent and peer_consumed on the
+ * sender, req_consumed on the receiver) and leaves no send slot in flight;
+ * destroyed QPs leave the file.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#define IBDEV		"rxe0"
+#define ADDR		"10.99.0.1"
+#define PORT		18950
+#define DEBUGFS_QPS	DEBUGFS_DIR "/qps"
+#define RX_DEPTH	32	/* ODP_WIRE_RX_DEPTH */
+
+struct qps_side {
+	struct odp_context *ctx;
+	struct odp_pd *pd;
+	struct odp_cq *cq;
+	struct odp_qp *qp;
+};
+
+struct qps_accept {
+	struct odp_listener *ln;
+	struct odp_qp *qp;
+	int ret;
+};
+
+/* The fields of the qps line of @qp_num, by name. */
+struct qps_line {
+	char state[16];
+	unsigned int wire_qpn, sq, rq, rx_req, rx_resp;
+	int rx_posted, tx_outstanding;
+	unsigned int req_sent, peer_consumed, req_consumed, req_advertised;
+	unsigned int credit_msgs;
+	char text[512];
+};
+
+/* 1 and the line's fields if debugfs shows @qp_num, else 0. */
+static int qps_find(uint32_t qp_num, struct qps_line *l)
+{
+	char buf[16384], *line, *save = NULL;
+	unsigned int num;
+
+	if (read_file(DEBUGFS_QPS, buf, sizeof(buf)) < 0)
+		FAIL("read %s: %s", DEBUGFS_QPS, strerror(errno));
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "qp %u ", &num) != 1 || num != qp_num)
+			continue;
+		snprintf(l->text, sizeof(l->text), "%s", line);
+		if (sscanf(line,
+			   "qp %*u wire_qpn %u state %15s sq %u rq %u rx_posted %d rx_req %u rx_resp %u tx_outstanding %d req_sent %u peer_consumed %u req_consumed %u req_advertised %u credit_msgs %u",
+			   &l->wire_qpn, l->state, &l->sq, &l->rq,
+			   &l->rx_posted, &l->rx_req, &l->rx_resp,
+			   &l->tx_outstanding, &l->req_sent, &l->peer_consumed,
+			   &l->req_consumed, &l->req_advertised,
+			   &l->credit_msgs) != 13)
+			FAIL("qps line not in the documented format: %s", line);
+		return 1;
+	}
+	return 0;
+}
+
+static void qps_side_open(struct qps_side *s)
+{
+	struct odp_qp_init_attr attr = { 0 };
+	int r;
+
+	s->ctx = odp_open_device(NULL);
+	if (!s->ctx)
+		FAIL("odp_open_device: %s", strerror(errno));
+	r = odp_bind_device(s->ctx, IBDEV, 1, NULL);
+	if (r == ENODEV)
+		SKIP("no RDMA device %s", IBDEV);
+	if (r)
+		FAIL("odp_bind_device(%s): %s", IBDEV, strerror(r));
+	s->pd = odp_alloc_pd(s->ctx);
+	s->cq = odp_create_cq(s->ctx, 16);
+	if (!s->pd || !s->cq)
+		FAIL("odp_alloc_pd / odp_create_cq: %s", strerror(errno));
+	attr.send_cq = s->cq;
+	attr.recv_cq = s->cq;
+	attr.cap.max_send_wr = 4;
+	attr.cap.max_recv_wr = 4;
+	attr.cap.max_send_sge = 1;
+	attr.cap.max_recv_sge = 1;
+	attr.qp_type = ODP_QPT_RC;
+	s->qp = odp_create_qp(s->pd, &attr);
+	if (!s->qp)
+		FAIL("odp_create_qp: %s", strerror(errno));
+}
+
+static void *qps_accepter(void *p)
+{
+	struct qps_accept *a = p;
+
+	a->ret = odp_accept(a->ln, a->qp, 10000);
+	return NULL;
+}
+
+static void qps_connect(struct qps_side *srv, struct qps_side *cli)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(PORT) };
+	struct qps_accept a = { .qp = srv->qp };
+	pthread_t th;
+	int r;
+
+	inet_pton(AF_INET, ADDR, &sin.sin_addr);
+	a.ln = odp_listen(srv->ctx, (struct sockaddr *)&sin, 1);
+	if (!a.ln)
+		FAIL("odp_listen(%s:%d): %s", ADDR, PORT, strerror(errno));
+	if (pthread_create(&th, NULL, qps_accepter, &a))
+		FAIL("pthread_create");
+	r = odp_connect(cli->qp, (struct sockaddr *)&sin, 10000);
+	pthread_join(th, NULL);
+	if (r || a.ret)
+		FAIL("connect: %s, accept: %s", strerror(r), strerror(a.ret));
+	odp_destroy_listener(a.ln);
+}
+
+/* One completion on @cq within 10 s, successful. */
+static void qps_wait_wc(struct odp_cq *cq, const char *what)
+{
+	uint64_t end = now_ms() + 10000;
+	struct odp_wc wc;
+	int n;
+
+	while (!(n = odp_poll_cq(cq, 1, &wc)) && now_ms() < end)
+		usleep(1000);
+	if (n != 1 || wc.status != ODP_WC_SUCCESS)
+		FAIL("%s: poll %d, status %s", what, n,
+		     n == 1 ? odp_wc_status_str(wc.status) : "-");
+}
+
+/* The line of @qp_num once it reads @rx_posted and no send slot is out. */
+static void qps_wait_quiet(uint32_t qp_num, struct qps_line *l)
+{
+	uint64_t end = now_ms() + 10000;
+
+	do {
+		if (!qps_find(qp_num, l))
+			FAIL("qp %u missing from %s", qp_num, DEBUGFS_QPS);
+		if (l->rx_posted == RX_DEPTH && !l->tx_outstanding &&
+		    !l->rx_req && !l->rx_resp)
+			return;
+		usleep(10000);
+	} while (now_ms() < end);
+	FAIL("qp %u never quiet: %s", qp_num, l->text);
+}
+
+static int qps_view(void)
+{
+	struct qps_side srv, cli;
+	struct qps_line s0, c0, s1, c1;
+	uint32_t snum, cnum;
+	uint64_t end;
+	char msg[64] = "qps", in[64];
+	struct odp_mr *smr, *rmr;
+	struct odp_sge ssge, rsge;
+	struct odp_send_wr swr = { .wr_id = 1, .sg_list = &ssge, .num_sge = 1,
+				   .opcode = ODP_WR_SEND,
+				   .send_flags = ODP_SEND_SIGNALED };
+	struct odp_recv_wr rwr = { .wr_id = 2, .sg_list = &rsge,
+				   .num_sge = 1 };
+
+	if (access(DEBUGFS_QPS, R_OK))
+		SKIP("%s missing", DEBUGFS_QPS);
+	qps_side_open(&srv);
+	qps_side_open(&cli);
+
+	if (!qps_find(srv.qp->qp_num, &s0))
+		FAIL("new qp %u missing from %s", srv.qp->qp_num, DEBUGFS_QPS);
+	if (strcmp(s0.state, "reset") || s0.wire_qpn || s0.rx_posted ||
+	    s0.tx_outstanding || s0.sq || s0.rq)
+		FAIL("new QP: %s", s0.text);
+
+	qps_connect(&srv, &cli);
+	qps_wait_quiet(srv.qp->qp_num, &s0);
+	qps_wait_quiet(cli.qp->qp_num, &c0);
+	if (strcmp(s0.state, "rts") || strcmp(c0.state, "rts") ||
+	    !s0.wire_qpn || !c0.wire_qpn || s0.wire_qpn == c0.wire_qpn)
+		FAIL("connected pair:\n  %s\n  %s", s0.text, c0.text);
+
+	smr = odp_reg_mr(cli.pd, msg, sizeof(msg), ODP_ACCESS_LOCAL_WRITE |
+			 ODP_ACCESS_ON_DEMAND);
+	rmr = odp_reg_mr(srv.pd, in, sizeof(in), ODP_ACCESS_LOCAL_WRITE |
+			 ODP_ACCESS_ON_DEMAND);
+	if (!smr || !rmr)
+		FAIL("odp_reg_mr: %s", strerror(errno));
+	ssge = (struct odp_sge){ (uintptr_t)msg, sizeof(msg), smr->lkey };
+	rsge = (struct odp_sge){ (uintptr_t)in, sizeof(in), rmr->lkey };
+	EXPECT_OK(odp_post_recv(srv.qp, &rwr, NULL));
+	if (!qps_find(srv.qp->qp_num, &s1) || s1.rq != 1)
+		FAIL("a posted receive: %s", s1.text);
+	EXPECT_OK(odp_post_send(cli.qp, &swr, NULL));
+	qps_wait_wc(srv.cq, "the receive");
+	qps_wait_wc(cli.cq, "the send");
+
+	qps_wait_quiet(srv.qp->qp_num, &s1);
+	qps_wait_quiet(cli.qp->qp_num, &c1);
+	printf("qps.server=\"%s\"\nqps.client=\"%s\"\n", s1.text, c1.text);
+	if (c1.req_sent != c0.req_sent + 1 ||
+	    c1.peer_consumed != c0.peer_consumed + 1 ||
+	    s1.req_consumed != s0.req_consumed + 1 || s1.rq || c1.sq)
+		FAIL("one SEND:\n  before %s\n         %s\n  after  %s\n         %s",
+		     s0.text, c0.text, s1.text, c1.text);
+
+	EXPECT_OK(odp_dereg_mr(smr));
+	EXPECT_OK(odp_dereg_mr(rmr));
+	snum = srv.qp->qp_num;
+	cnum = cli.qp->qp_num;
+	EXPECT_OK(odp_destroy_qp(srv.qp));
+	EXPECT_OK(odp_destroy_qp(cli.qp));
+	/* The last reference may be a moment behind the destroy. */
+	for (end = now_ms() + 10000;
+	     qps_find(snum, &s1) || qps_find(cnum, &c1); usleep(10000))
+		if (now_ms() > end)
+			FAIL("destroyed QPs still in %s", DEBUGFS_QPS);
+	odp_destroy_cq(srv.cq);
+	odp_destroy_cq(cli.cq);
+	odp_dealloc_pd(srv.pd);
+	odp_dealloc_pd(cli.pd);
+	odp_close_device(srv.ctx);
+	odp_close_device(cli.ctx);
+	return T_PASS;
+}
+
+static const struct odp_test tests[] = {
+	{ "qps_view", qps_view },
+};
+
+TEST_MAIN(tests)

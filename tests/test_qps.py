@@ -1,0 +1,11 @@
+# SPDX-License-Identifier: MIT
+"""debugfs `qps`, each QP's wire state (odp_qps.c)."""
+
+
+def test_qps_view(run):
+    """A new QP (reset, no kernel QP), a connected pair (rts, 32 receive
+    buffers posted each), one SEND (credit counts move by one on both sides,
+    no send slot left out), destroy (the lines go)."""
+    r = run("odp_qps", "qps_view")
+    assert "state rts" in r["qps.server"] and "state rts" in r["qps.client"]
+
