@@ -89,12 +89,22 @@ static bool odp_qp_process_rx(struct odp_qp *qp)
  * peer, which says how many it consumed in every message it sends.  When
  * nothing else went out to say it, a CREDIT message does, so that a
  * requester waiting for credits is never forgotten.
+ *
+ * But only once ODP_WIRE_CREDIT_BATCH consumed requests are unadvertised:
+ * a CREDIT costs the peer a receive buffer like any message, and one per
+ * run of the work item (a multi-message WRITE consumed message by message)
+ * filled the peer's buffers faster than its work item freed them.  No
+ * requester waits on fewer: one that has all ODP_WIRE_REQ_CREDITS out
+ * while fewer than the batch are consumed here has more than the batch
+ * still to be consumed here, and consuming them crosses the mark.
  */
+#define ODP_WIRE_CREDIT_BATCH	(ODP_WIRE_REQ_CREDITS / 2)
+
 static void odp_qp_return_credits(struct odp_qp *qp)
 {
 	struct odp_wire_buf *tx;
 
-	if (qp->req_consumed == qp->req_advertised ||
+	if (qp->req_consumed - qp->req_advertised < ODP_WIRE_CREDIT_BATCH ||
 	    odp_qp_state(qp) != ODP_QPS_RTS || !odp_tx_reserve(qp))
 		return;
 	tx = odp_tx_alloc(qp);

@@ -7,6 +7,9 @@
  * kernel QP's number and all 32 receive buffers posted; one SEND moves the
  * credit counts by one on both sides (req_sent and peer_consumed on the
  * sender, req_consumed on the receiver) and leaves no send slot in flight;
+ * a 1 MiB SEND (some 65 request messages) costs the sender at most one
+ * CREDIT message per 8 messages consumed (it once cost one per message,
+ * and the flood of CREDITs took every receive buffer of a busy peer);
  * destroyed QPs leave the file.
  */
 #define _GNU_SOURCE
@@ -22,6 +25,8 @@
 #define PORT		18950
 #define DEBUGFS_QPS	DEBUGFS_DIR "/qps"
 #define RX_DEPTH	32	/* ODP_WIRE_RX_DEPTH */
+#define CREDIT_BATCH	8	/* ODP_WIRE_CREDIT_BATCH */
+#define BIG		(1 << 20)
 
 struct qps_side {
 	struct odp_context *ctx;
@@ -160,6 +165,58 @@ static void qps_wait_quiet(uint32_t qp_num, struct qps_line *l)
 	FAIL("qp %u never quiet: %s", qp_num, l->text);
 }
 
+/*
+ * One SEND of BIG bytes, client to server, after the lines @s0 and @c0:
+ * the server answers once, so every other word of the consumed count
+ * must ride a CREDIT message, at most one per CREDIT_BATCH.
+ */
+static void qps_big_send(struct qps_side *srv, struct qps_side *cli,
+			 const struct qps_line *s0, const struct qps_line *c0)
+{
+	char *out = malloc(BIG), *in = malloc(BIG);
+	struct odp_mr *smr, *rmr;
+	struct odp_sge ssge, rsge;
+	struct odp_send_wr swr = { .wr_id = 3, .sg_list = &ssge, .num_sge = 1,
+				   .opcode = ODP_WR_SEND,
+				   .send_flags = ODP_SEND_SIGNALED };
+	struct odp_recv_wr rwr = { .wr_id = 4, .sg_list = &rsge,
+				   .num_sge = 1 };
+	struct qps_line s1, c1;
+	unsigned int msgs;
+
+	if (!out || !in)
+		FAIL("malloc");
+	memset(out, 0x5a, BIG);
+	smr = odp_reg_mr(cli->pd, out, BIG, ODP_ACCESS_LOCAL_WRITE |
+			 ODP_ACCESS_ON_DEMAND);
+	rmr = odp_reg_mr(srv->pd, in, BIG, ODP_ACCESS_LOCAL_WRITE |
+			 ODP_ACCESS_ON_DEMAND);
+	if (!smr || !rmr)
+		FAIL("odp_reg_mr: %s", strerror(errno));
+	ssge = (struct odp_sge){ (uintptr_t)out, BIG, smr->lkey };
+	rsge = (struct odp_sge){ (uintptr_t)in, BIG, rmr->lkey };
+	EXPECT_OK(odp_post_recv(srv->qp, &rwr, NULL));
+	EXPECT_OK(odp_post_send(cli->qp, &swr, NULL));
+	qps_wait_wc(srv->cq, "the 1 MiB receive");
+	qps_wait_wc(cli->cq, "the 1 MiB send");
+	if (memcmp(in, out, BIG))
+		FAIL("the 1 MiB SEND arrived changed");
+	qps_wait_quiet(srv->qp->qp_num, &s1);
+	qps_wait_quiet(cli->qp->qp_num, &c1);
+
+	msgs = s1.req_consumed - s0->req_consumed;
+	printf("big.messages=%u big.credit_msgs=%u\n", msgs,
+	       s1.credit_msgs - s0->credit_msgs);
+	if (msgs < BIG / 16384 || c1.req_sent - c0->req_sent != msgs ||
+	    (s1.credit_msgs - s0->credit_msgs) * CREDIT_BATCH > msgs)
+		FAIL("1 MiB SEND:\n  before %s\n         %s\n  after  %s\n         %s",
+		     s0->text, c0->text, s1.text, c1.text);
+	EXPECT_OK(odp_dereg_mr(smr));
+	EXPECT_OK(odp_dereg_mr(rmr));
+	free(out);
+	free(in);
+}
+
 static int qps_view(void)
 {
 	struct qps_side srv, cli;
@@ -216,6 +273,8 @@ static int qps_view(void)
 	    s1.req_consumed != s0.req_consumed + 1 || s1.rq || c1.sq)
 		FAIL("one SEND:\n  before %s\n         %s\n  after  %s\n         %s",
 		     s0.text, c0.text, s1.text, c1.text);
+
+	qps_big_send(&srv, &cli, &s1, &c1);
 
 	EXPECT_OK(odp_dereg_mr(smr));
 	EXPECT_OK(odp_dereg_mr(rmr));
