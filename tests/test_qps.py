@@ -12,3 +12,12 @@ def test_qps_view(run):
     assert r["big.messages"] >= 64
     assert r["big.credit_msgs"] * 8 <= r["big.messages"]
 
+
+def test_qps_rnr_recovery(run):
+    """A client whose work item is parked (retry hook) while its 1 MiB READ
+    is answered runs out of receive buffers, the server is RNR-NAKed; once
+    the fault goes on, the READ completes within 400 ms (the CM's default
+    RNR wait alone is 655 ms)."""
+    r = run("odp_qps", "qps_rnr_recovery")
+    assert "rx_posted 0 " in r["rnr.starved"]
+    assert r["rnr.release_to_completion_ms"] < 400

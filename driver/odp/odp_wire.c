@@ -257,6 +257,17 @@ int odp_wire_setup(struct odp_qp *qp)
 	struct ib_cq *cq;
 	int i, ret;
 
+	/*
+	 * When every receive buffer is taken (the work item is behind), the
+	 * kernel QP answers the peer's next message with an RNR NAK, and the
+	 * peer waits this long before it sends again.  The CM's default, 0,
+	 * means 655 ms: on 6.1's rxe, whose tasklets starve the work item,
+	 * that turned a busy connection into a crawl of a few messages per
+	 * second.  0.32 ms is a few of the work item's messages.
+	 */
+	ret = rdma_set_min_rnr_timer(qp->cm_id, IB_RNR_TIMER_000_32);
+	if (ret)
+		return ret;
 	cq = ib_alloc_cq(odp_qp_ibdev(qp), qp,
 			 ODP_WIRE_TX_DEPTH + ODP_WIRE_RX_DEPTH + 2, 0,
 			 IB_POLL_SOFTIRQ);

@@ -11,9 +11,18 @@
  * CREDIT message per 8 messages consumed (it once cost one per message,
  * and the flood of CREDITs took every receive buffer of a busy peer);
  * destroyed QPs leave the file.
+ *
+ * qps_rnr_recovery: a side whose work item is stuck (a fault parked by the
+ * core's retry hook) while its 1 MiB READ is answered runs out of receive
+ * buffers (rx_posted 0), so its kernel QP answers the peer with RNR NAKs.
+ * Once the fault is let go the READ must complete promptly: the RNR wait
+ * the QP asks for is 0.32 ms, not the CM's default of 655 ms, which cost
+ * every such episode over half a second (on 6.1's rxe, a few messages per
+ * second).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -27,6 +36,13 @@
 #define RX_DEPTH	32	/* ODP_WIRE_RX_DEPTH */
 #define CREDIT_BATCH	8	/* ODP_WIRE_CREDIT_BATCH */
 #define BIG		(1 << 20)
+/*
+ * From letting the parked fault go to the READ's completion: the rest of
+ * the READ (some 60 messages, about 100 ms under TCG) plus one RNR wait
+ * (0.32 ms asked, a jiffy or two given).  The CM's default wait alone is
+ * 655 ms.
+ */
+#define RNR_BOUND_MS	400
 
 struct qps_side {
 	struct odp_context *ctx;
@@ -217,6 +233,99 @@ static void qps_big_send(struct qps_side *srv, struct qps_side *cli,
 	free(in);
 }
 
+static void qps_hook(const char *cmd)
+{
+	int r = write_file(DEBUGFS_RETRY_HOOK, cmd);
+
+	if (r)
+		FAIL("write '%s' to %s: %s", cmd, DEBUGFS_RETRY_HOOK,
+		     strerror(-r));
+}
+
+/* Wait up to 10 s for the line of @qp_num to show no receive buffer. */
+static void qps_wait_starved(uint32_t qp_num, struct qps_line *l)
+{
+	uint64_t end = now_ms() + 10000;
+
+	do {
+		if (!qps_find(qp_num, l))
+			FAIL("qp %u missing from %s", qp_num, DEBUGFS_QPS);
+		if (!l->rx_posted)
+			return;
+		usleep(5000);
+	} while (now_ms() < end);
+	FAIL("qp %u kept receive buffers while its work item was parked: %s",
+	     qp_num, l->text);
+}
+
+static int qps_rnr_recovery(void)
+{
+	char *src = malloc(BIG), *dst = malloc(BIG), st[64];
+	struct odp_mr *smr, *dmr;
+	struct odp_sge sge, pf;
+	struct odp_send_wr wr = { .wr_id = 5, .sg_list = &sge, .num_sge = 1,
+				  .opcode = ODP_WR_RDMA_READ,
+				  .send_flags = ODP_SEND_SIGNALED };
+	struct qps_side srv, cli;
+	struct qps_line starved;
+	uint64_t t0, ms;
+
+	if (access(DEBUGFS_QPS, R_OK) || access(DEBUGFS_RETRY_HOOK, W_OK))
+		SKIP("%s or %s missing", DEBUGFS_QPS, DEBUGFS_RETRY_HOOK);
+	if (!src || !dst)
+		FAIL("malloc");
+	qps_side_open(&srv);
+	qps_side_open(&cli);
+	qps_connect(&srv, &cli);
+
+	/* The server's pages are in, so the first fault is the client's. */
+	memset(src, 0x3c, BIG);
+	smr = odp_reg_mr(srv.pd, src, BIG, ODP_ACCESS_REMOTE_READ |
+			 ODP_ACCESS_ON_DEMAND);
+	dmr = odp_reg_mr(cli.pd, dst, BIG, ODP_ACCESS_LOCAL_WRITE |
+			 ODP_ACCESS_ON_DEMAND);
+	if (!smr || !dmr)
+		FAIL("odp_reg_mr: %s", strerror(errno));
+	pf = (struct odp_sge){ (uintptr_t)src, BIG, smr->lkey };
+	EXPECT_OK(odp_advise_mr(srv.pd, ODP_ADVISE_PREFETCH,
+				ODP_ADVISE_FLAG_FLUSH, &pf, 1));
+
+	sge = (struct odp_sge){ (uintptr_t)dst, BIG, dmr->lkey };
+	wr.wr.rdma.remote_addr = (uintptr_t)src;
+	wr.wr.rdma.rkey = smr->rkey;
+	qps_hook("arm");
+	EXPECT_OK(odp_post_send(cli.qp, &wr, NULL));
+	qps_wait_starved(cli.qp->qp_num, &starved);
+	if (read_file(DEBUGFS_RETRY_HOOK, st, sizeof(st)) < 0 ||
+	    strcmp(st, "parked"))
+		FAIL("retry_hook reads '%s' with the client starved, expected 'parked'",
+		     st);
+	/* The server's next READ_RESP meets the empty receive queue. */
+	usleep(100 * 1000);
+
+	t0 = now_ms();
+	qps_hook("release");
+	qps_wait_wc(cli.cq, "the READ");
+	ms = now_ms() - t0;
+	printf("rnr.starved=\"%s\"\nrnr.release_to_completion_ms=%" PRIu64 "\n",
+	       starved.text, ms);
+	if (memcmp(src, dst, BIG))
+		FAIL("the READ brought back different bytes");
+	CHECK(ms < RNR_BOUND_MS,
+	      "the READ completed %" PRIu64 " ms after the client's work item went on (bound %d ms)",
+	      ms, RNR_BOUND_MS);
+
+	EXPECT_OK(odp_dereg_mr(smr));
+	EXPECT_OK(odp_dereg_mr(dmr));
+	EXPECT_OK(odp_destroy_qp(srv.qp));
+	EXPECT_OK(odp_destroy_qp(cli.qp));
+	odp_close_device(srv.ctx);
+	odp_close_device(cli.ctx);
+	free(src);
+	free(dst);
+	return T_PASS;
+}
+
 static int qps_view(void)
 {
 	struct qps_side srv, cli;
@@ -298,6 +407,7 @@ static int qps_view(void)
 
 static const struct odp_test tests[] = {
 	{ "qps_view", qps_view },
+	{ "qps_rnr_recovery", qps_rnr_recovery },
 };
 
 TEST_MAIN(tests)
