@@ -1,11 +1,13 @@
 #!/bin/bash
-# Diagnostic for the open libodp transport stall (Documentation/
-# running-on-a-host.md, "Known problem"): run in a VM, e.g.
+# The check of odp.ko's transport under load that found its 655 ms RNR
+# waits on 6.1 (Documentation/running-on-a-host.md, "Fixed: libodp traffic
+# crawled on 6.1"): run in a VM, e.g.
 #   tests/vm/run --kver 6.1 --stock-rxe -- bash tests/vm/write-bw-loop.sh
 # It loops examples/odp_write_bw (server and client over rxe0, loopback)
-# and, when a run makes no progress for 15 s, prints the QPs, rxe0's
-# counters and rxe's RNR/retransmit debug lines (dynamic debug), then
-# stops the run.  Exit 1 on a stall, 0 if every run finished.
+# and, when a run does not finish in 15 s, prints the QPs, debugfs qps
+# twice 2 s apart, rxe0's counters and rxe's RNR/retransmit debug lines
+# (dynamic debug), then stops the run.  Exit 1 then, 0 if every run
+# finished; each finished run prints its RNR NAK count.
 set -u
 runs=${1:-10}
 C=/sys/kernel/debug/dynamic_debug/control
