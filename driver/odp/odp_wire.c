@@ -151,9 +151,11 @@ int odp_rx_post(struct odp_qp *qp, struct odp_wire_buf *rx)
 	rx->cqe.done = odp_rx_done;
 	ib_dma_sync_single_for_device(odp_qp_ibdev(qp), rx->dma,
 				      ODP_WIRE_BUF_SIZE, DMA_FROM_DEVICE);
+	/* Before the post: its completion may come first. */
+	atomic_inc(&qp->rx_posted);
 	ret = ib_post_recv(qp->cm_id->qp, &wr, NULL);
-	if (!ret)
-		atomic_inc(&qp->rx_posted);
+	if (ret)
+		atomic_dec(&qp->rx_posted);
 	return ret;
 }
 
