@@ -31,7 +31,7 @@
 
 #define IBDEV		"rxe0"
 #define ADDR		"10.99.0.1"
-#define PORT		18950
+#define PORT		18950	/* qps_view; qps_rnr_recovery the next */
 #define DEBUGFS_QPS	DEBUGFS_DIR "/qps"
 #define RX_DEPTH	32	/* ODP_WIRE_RX_DEPTH */
 #define CREDIT_BATCH	8	/* ODP_WIRE_CREDIT_BATCH */
@@ -130,10 +130,11 @@ static void *qps_accepter(void *p)
 	return NULL;
 }
 
-static void qps_connect(struct qps_side *srv, struct qps_side *cli)
+static void qps_connect(struct qps_side *srv, struct qps_side *cli,
+			uint16_t port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_port = htons(PORT) };
+				   .sin_port = htons(port) };
 	struct qps_accept a = { .qp = srv->qp };
 	pthread_t th;
 	int r;
@@ -141,7 +142,7 @@ static void qps_connect(struct qps_side *srv, struct qps_side *cli)
 	inet_pton(AF_INET, ADDR, &sin.sin_addr);
 	a.ln = odp_listen(srv->ctx, (struct sockaddr *)&sin, 1);
 	if (!a.ln)
-		FAIL("odp_listen(%s:%d): %s", ADDR, PORT, strerror(errno));
+		FAIL("odp_listen(%s:%u): %s", ADDR, port, strerror(errno));
 	if (pthread_create(&th, NULL, qps_accepter, &a))
 		FAIL("pthread_create");
 	r = odp_connect(cli->qp, (struct sockaddr *)&sin, 10000);
@@ -276,7 +277,7 @@ static int qps_rnr_recovery(void)
 		FAIL("malloc");
 	qps_side_open(&srv);
 	qps_side_open(&cli);
-	qps_connect(&srv, &cli);
+	qps_connect(&srv, &cli, PORT + 1);
 
 	/* The server's pages are in, so the first fault is the client's. */
 	memset(src, 0x3c, BIG);
@@ -352,7 +353,7 @@ static int qps_view(void)
 	    s0.tx_outstanding || s0.sq || s0.rq)
 		FAIL("new QP: %s", s0.text);
 
-	qps_connect(&srv, &cli);
+	qps_connect(&srv, &cli, PORT);
 	qps_wait_quiet(srv.qp->qp_num, &s0);
 	qps_wait_quiet(cli.qp->qp_num, &c0);
 	if (strcmp(s0.state, "rts") || strcmp(c0.state, "rts") ||
