@@ -261,7 +261,7 @@ static void qps_wait_starved(uint32_t qp_num, struct qps_line *l)
 
 static int qps_rnr_recovery(void)
 {
-	char *src = malloc(BIG), *dst = malloc(BIG), st[64];
+	char *src = malloc(BIG), *dst = malloc(BIG), st[64] = "";
 	struct odp_mr *smr, *dmr;
 	struct odp_sge sge, pf;
 	struct odp_send_wr wr = { .wr_id = 5, .sg_list = &sge, .num_sge = 1,
