@@ -183,44 +183,59 @@ static void qps_wait_quiet(uint32_t qp_num, struct qps_line *l)
 }
 
 /*
- * One SEND of BIG bytes, client to server, after the lines @s0 and @c0:
- * the server answers once, so every other word of the consumed count
- * must ride a CREDIT message, at most one per CREDIT_BATCH.
+ * One SEND of @len bytes, client to server, through freshly registered
+ * MRs: the posted receive shows on the server's line, both sides complete,
+ * the bytes arrive; @s1 and @c1 are the lines once both are quiet.
+ */
+static void qps_send(struct qps_side *srv, struct qps_side *cli, size_t len,
+		     struct qps_line *s1, struct qps_line *c1)
+{
+	char *out = malloc(len), *in = malloc(len);
+	struct odp_mr *smr, *rmr;
+	struct odp_sge ssge, rsge;
+	struct odp_send_wr swr = { .wr_id = 1, .sg_list = &ssge, .num_sge = 1,
+				   .opcode = ODP_WR_SEND,
+				   .send_flags = ODP_SEND_SIGNALED };
+	struct odp_recv_wr rwr = { .wr_id = 2, .sg_list = &rsge,
+				   .num_sge = 1 };
+
+	if (!out || !in)
+		FAIL("malloc");
+	memset(out, 0x5a, len);
+	smr = odp_reg_mr(cli->pd, out, len, ACC_RW);
+	rmr = odp_reg_mr(srv->pd, in, len, ACC_RW);
+	if (!smr || !rmr)
+		FAIL("odp_reg_mr: %s", strerror(errno));
+	ssge = (struct odp_sge){ (uintptr_t)out, len, smr->lkey };
+	rsge = (struct odp_sge){ (uintptr_t)in, len, rmr->lkey };
+	EXPECT_OK(odp_post_recv(srv->qp, &rwr, NULL));
+	if (!qps_find(srv->qp->qp_num, s1) || s1->rq != 1)
+		FAIL("a posted receive: %s", s1->text);
+	EXPECT_OK(odp_post_send(cli->qp, &swr, NULL));
+	qps_wait_wc(srv->cq, "the receive");
+	qps_wait_wc(cli->cq, "the send");
+	if (memcmp(in, out, len))
+		FAIL("the %zu-byte SEND arrived changed", len);
+	qps_wait_quiet(srv->qp->qp_num, s1);
+	qps_wait_quiet(cli->qp->qp_num, c1);
+	EXPECT_OK(odp_dereg_mr(smr));
+	EXPECT_OK(odp_dereg_mr(rmr));
+	free(out);
+	free(in);
+}
+
+/*
+ * One SEND of BIG bytes after the lines @s0 and @c0: the server answers
+ * once, so every other word of the consumed count must ride a CREDIT
+ * message, at most one per CREDIT_BATCH.
  */
 static void qps_big_send(struct qps_side *srv, struct qps_side *cli,
 			 const struct qps_line *s0, const struct qps_line *c0)
 {
-	char *out = malloc(BIG), *in = malloc(BIG);
-	struct odp_mr *smr, *rmr;
-	struct odp_sge ssge, rsge;
-	struct odp_send_wr swr = { .wr_id = 3, .sg_list = &ssge, .num_sge = 1,
-				   .opcode = ODP_WR_SEND,
-				   .send_flags = ODP_SEND_SIGNALED };
-	struct odp_recv_wr rwr = { .wr_id = 4, .sg_list = &rsge,
-				   .num_sge = 1 };
 	struct qps_line s1, c1;
 	unsigned int msgs;
 
-	if (!out || !in)
-		FAIL("malloc");
-	memset(out, 0x5a, BIG);
-	smr = odp_reg_mr(cli->pd, out, BIG, ODP_ACCESS_LOCAL_WRITE |
-			 ODP_ACCESS_ON_DEMAND);
-	rmr = odp_reg_mr(srv->pd, in, BIG, ODP_ACCESS_LOCAL_WRITE |
-			 ODP_ACCESS_ON_DEMAND);
-	if (!smr || !rmr)
-		FAIL("odp_reg_mr: %s", strerror(errno));
-	ssge = (struct odp_sge){ (uintptr_t)out, BIG, smr->lkey };
-	rsge = (struct odp_sge){ (uintptr_t)in, BIG, rmr->lkey };
-	EXPECT_OK(odp_post_recv(srv->qp, &rwr, NULL));
-	EXPECT_OK(odp_post_send(cli->qp, &swr, NULL));
-	qps_wait_wc(srv->cq, "the 1 MiB receive");
-	qps_wait_wc(cli->cq, "the 1 MiB send");
-	if (memcmp(in, out, BIG))
-		FAIL("the 1 MiB SEND arrived changed");
-	qps_wait_quiet(srv->qp->qp_num, &s1);
-	qps_wait_quiet(cli->qp->qp_num, &c1);
-
+	qps_send(srv, cli, BIG, &s1, &c1);
 	msgs = s1.req_consumed - s0->req_consumed;
 	printf("big.messages=%u big.credit_msgs=%u\n", msgs,
 	       s1.credit_msgs - s0->credit_msgs);
@@ -228,10 +243,6 @@ static void qps_big_send(struct qps_side *srv, struct qps_side *cli,
 	    (s1.credit_msgs - s0->credit_msgs) * CREDIT_BATCH > msgs)
 		FAIL("1 MiB SEND:\n  before %s\n         %s\n  after  %s\n         %s",
 		     s0->text, c0->text, s1.text, c1.text);
-	EXPECT_OK(odp_dereg_mr(smr));
-	EXPECT_OK(odp_dereg_mr(rmr));
-	free(out);
-	free(in);
 }
 
 static void qps_hook(const char *cmd)
@@ -283,8 +294,7 @@ static int qps_rnr_recovery(void)
 	memset(src, 0x3c, BIG);
 	smr = odp_reg_mr(srv.pd, src, BIG, ODP_ACCESS_REMOTE_READ |
 			 ODP_ACCESS_ON_DEMAND);
-	dmr = odp_reg_mr(cli.pd, dst, BIG, ODP_ACCESS_LOCAL_WRITE |
-			 ODP_ACCESS_ON_DEMAND);
+	dmr = odp_reg_mr(cli.pd, dst, BIG, ACC_RW);
 	if (!smr || !dmr)
 		FAIL("odp_reg_mr: %s", strerror(errno));
 	pf = (struct odp_sge){ (uintptr_t)src, BIG, smr->lkey };
@@ -333,14 +343,6 @@ static int qps_view(void)
 	struct qps_line s0, c0, s1, c1;
 	uint32_t snum, cnum;
 	uint64_t end;
-	char msg[64] = "qps", in[64];
-	struct odp_mr *smr, *rmr;
-	struct odp_sge ssge, rsge;
-	struct odp_send_wr swr = { .wr_id = 1, .sg_list = &ssge, .num_sge = 1,
-				   .opcode = ODP_WR_SEND,
-				   .send_flags = ODP_SEND_SIGNALED };
-	struct odp_recv_wr rwr = { .wr_id = 2, .sg_list = &rsge,
-				   .num_sge = 1 };
 
 	if (access(DEBUGFS_QPS, R_OK))
 		SKIP("%s missing", DEBUGFS_QPS);
@@ -360,23 +362,7 @@ static int qps_view(void)
 	    !s0.wire_qpn || !c0.wire_qpn || s0.wire_qpn == c0.wire_qpn)
 		FAIL("connected pair:\n  %s\n  %s", s0.text, c0.text);
 
-	smr = odp_reg_mr(cli.pd, msg, sizeof(msg), ODP_ACCESS_LOCAL_WRITE |
-			 ODP_ACCESS_ON_DEMAND);
-	rmr = odp_reg_mr(srv.pd, in, sizeof(in), ODP_ACCESS_LOCAL_WRITE |
-			 ODP_ACCESS_ON_DEMAND);
-	if (!smr || !rmr)
-		FAIL("odp_reg_mr: %s", strerror(errno));
-	ssge = (struct odp_sge){ (uintptr_t)msg, sizeof(msg), smr->lkey };
-	rsge = (struct odp_sge){ (uintptr_t)in, sizeof(in), rmr->lkey };
-	EXPECT_OK(odp_post_recv(srv.qp, &rwr, NULL));
-	if (!qps_find(srv.qp->qp_num, &s1) || s1.rq != 1)
-		FAIL("a posted receive: %s", s1.text);
-	EXPECT_OK(odp_post_send(cli.qp, &swr, NULL));
-	qps_wait_wc(srv.cq, "the receive");
-	qps_wait_wc(cli.cq, "the send");
-
-	qps_wait_quiet(srv.qp->qp_num, &s1);
-	qps_wait_quiet(cli.qp->qp_num, &c1);
+	qps_send(&srv, &cli, 64, &s1, &c1);
 	printf("qps.server=\"%s\"\nqps.client=\"%s\"\n", s1.text, c1.text);
 	if (c1.req_sent != c0.req_sent + 1 ||
 	    c1.peer_consumed != c0.peer_consumed + 1 ||
@@ -386,8 +372,6 @@ static int qps_view(void)
 
 	qps_big_send(&srv, &cli, &s1, &c1);
 
-	EXPECT_OK(odp_dereg_mr(smr));
-	EXPECT_OK(odp_dereg_mr(rmr));
 	snum = srv.qp->qp_num;
 	cnum = cli.qp->qp_num;
 	EXPECT_OK(odp_destroy_qp(srv.qp));
