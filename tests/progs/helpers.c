@@ -119,6 +119,24 @@ void t_open(struct tctx *t)
 		FAIL("odp_alloc_pd: %s", strerror(errno));
 }
 
+struct odp_context *open_bound_device(const char *ibdev)
+{
+	struct odp_context *ctx;
+	int r;
+
+	if (access("/dev/odp", F_OK))
+		SKIP("/dev/odp missing (odp.ko not loaded)");
+	ctx = odp_open_device(NULL);
+	if (!ctx)
+		FAIL("odp_open_device: %s", strerror(errno));
+	r = odp_bind_device(ctx, ibdev, 1, NULL);
+	if (r == ENODEV)
+		SKIP("no RDMA device %s", ibdev);
+	if (r)
+		FAIL("odp_bind_device(%s): %s", ibdev, strerror(r));
+	return ctx;
+}
+
 void t_close(struct tctx *t)
 {
 	if (t->pd)

@@ -102,6 +102,8 @@ struct tctx {
 };
 void t_open(struct tctx *t);
 void t_close(struct tctx *t);
+/* A context bound to port 1 of @ibdev; SKIP without /dev/odp or @ibdev. */
+struct odp_context *open_bound_device(const char *ibdev);
 
 /* mmap wrappers that FAIL on error. */
 void *map_anon(size_t len, int prot, int flags);

@@ -75,20 +75,10 @@ static struct odp_qp *new_qp(struct acc *a)
 static void setup(struct acc *a, int timeout_ms, uint16_t port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
-	int r;
 
 	memset(a, 0, sizeof(*a));
 	a->timeout_ms = timeout_ms;
-	if (access("/dev/odp", F_OK))
-		SKIP("/dev/odp missing (odp.ko not loaded)");
-	a->ctx = odp_open_device(NULL);
-	if (!a->ctx)
-		FAIL("odp_open_device: %s", strerror(errno));
-	r = odp_bind_device(a->ctx, IBDEV, 1, NULL);
-	if (r == ENODEV)
-		SKIP("no RDMA device %s", IBDEV);
-	if (r)
-		FAIL("odp_bind_device(%s): %s", IBDEV, strerror(r));
+	a->ctx = open_bound_device(IBDEV);
 	a->pd = odp_alloc_pd(a->ctx);
 	if (!a->pd)
 		FAIL("odp_alloc_pd: %s", strerror(errno));

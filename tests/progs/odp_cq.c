@@ -41,16 +41,7 @@ static void setup_error_qp(struct cqt *c, int cqe)
 	struct odp_qp_init_attr attr = { 0 };
 	int r;
 
-	if (access("/dev/odp", F_OK))
-		SKIP("/dev/odp missing (odp.ko not loaded)");
-	c->ctx = odp_open_device(NULL);
-	if (!c->ctx)
-		FAIL("odp_open_device: %s", strerror(errno));
-	r = odp_bind_device(c->ctx, IBDEV, 1, NULL);
-	if (r == ENODEV)
-		SKIP("no RDMA device %s", IBDEV);
-	if (r)
-		FAIL("odp_bind_device(%s): %s", IBDEV, strerror(r));
+	c->ctx = open_bound_device(IBDEV);
 	c->pd = odp_alloc_pd(c->ctx);
 	if (!c->pd)
 		FAIL("odp_alloc_pd: %s", strerror(errno));

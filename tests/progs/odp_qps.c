@@ -96,16 +96,8 @@ static int qps_find(uint32_t qp_num, struct qps_line *l)
 static void qps_side_open(struct qps_side *s)
 {
 	struct odp_qp_init_attr attr = { 0 };
-	int r;
 
-	s->ctx = odp_open_device(NULL);
-	if (!s->ctx)
-		FAIL("odp_open_device: %s", strerror(errno));
-	r = odp_bind_device(s->ctx, IBDEV, 1, NULL);
-	if (r == ENODEV)
-		SKIP("no RDMA device %s", IBDEV);
-	if (r)
-		FAIL("odp_bind_device(%s): %s", IBDEV, strerror(r));
+	s->ctx = open_bound_device(IBDEV);
 	s->pd = odp_alloc_pd(s->ctx);
 	s->cq = odp_create_cq(s->ctx, 16);
 	if (!s->pd || !s->cq)
