@@ -2,8 +2,11 @@
 /*
  * odp_core: the device page table of a umem.
  *
- * An xarray indexed by virtual page number (addr >> PAGE_SHIFT, so that a
- * huge page's block of indices is aligned as its address is).  A page the
+ * An xarray indexed by page number from umem->pt_base (odp_pt_index()).
+ * pt_base is the umem's start aligned down to PUD_SIZE, so a huge page's
+ * block of indices is aligned as its address is, and the indices stay
+ * small: a 1 GiB umem needs three levels of xarray nodes where a user
+ * address's own page number (35 bits) needs six, on every lookup.  A page the
  * CPU maps with a huge mapping (a PMD-mapped THP, a hugetlb page) is ONE
  * multi-index entry of that order, not 512 entries: faulting, looking up
  * and dropping it costs one xarray operation.  An entry points at the
@@ -19,6 +22,12 @@
 #include <linux/xarray.h>
 
 #include "umem.h"
+
+static unsigned long odp_pt_index(const struct odp_umem *umem,
+				  unsigned long addr)
+{
+	return (addr - umem->pt_base) >> PAGE_SHIFT;
+}
 
 /*
  * Pages present in [index, last], each entry counted at its order.
@@ -108,7 +117,7 @@ int odp_pt_install(struct odp_umem *umem, const struct hmm_range *range,
 		   struct xa_state *xas, unsigned long *pos,
 		   unsigned long *installed)
 {
-	unsigned long first = range->start >> PAGE_SHIFT;
+	unsigned long first = odp_pt_index(umem, range->start);
 	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
 	unsigned long i = *pos;
 	long added = 0;
@@ -181,7 +190,7 @@ unsigned long odp_pt_lookup(struct odp_umem *umem, unsigned long start,
 			    unsigned long npages, bool write,
 			    struct page **pages)
 {
-	unsigned long index = start >> PAGE_SHIFT, i = 0;
+	unsigned long index = odp_pt_index(umem, start), i = 0;
 
 	rcu_read_lock();
 	while (i < npages) {
@@ -313,7 +322,8 @@ static unsigned long odp_pt_protect(struct odp_umem *umem, unsigned long index,
 unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 			 unsigned long end, bool write_protect, bool blockable)
 {
-	unsigned long index = start >> PAGE_SHIFT, last = (end >> PAGE_SHIFT) - 1;
+	unsigned long index = odp_pt_index(umem, start);
+	unsigned long last = odp_pt_index(umem, end) - 1;
 	unsigned long changed;
 
 	lockdep_assert_held(&umem->lock);

@@ -49,6 +49,7 @@ struct odp_umem *odp_umem_create(struct mm_struct *mm, unsigned long start,
 	umem->id = odp_umem_next_id();
 	umem->start = start;
 	umem->end = end;
+	umem->pt_base = ALIGN_DOWN(start, PUD_SIZE);
 	umem->sums = sums;
 	mutex_init(&umem->lock);
 	/* Its nodes are charged to the active memcg (fault.c: the umem's). */

@@ -49,6 +49,8 @@ struct odp_umem {
 	struct mem_cgroup	*memcg;		/* charged for pt; constant */
 	unsigned long		start;		/* page-aligned; constant */
 	unsigned long		end;
+	/* Index 0 of pt: start aligned down to PUD_SIZE (pt.c); constant. */
+	unsigned long		pt_base;
 
 	/*
 	 * Serialises faults against invalidations: protects changes to pt,
@@ -59,7 +61,7 @@ struct odp_umem {
 	 * themselves on inflight (access.c).
 	 */
 	struct mutex		lock;
-	struct xarray		pt;		/* page index -> tagged page */
+	struct xarray		pt;		/* pt.c: page index -> tagged page */
 	/* Set by odp_umem_kill(): no entry is installed, no access begins. */
 	bool			dead;
 
