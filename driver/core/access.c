@@ -152,6 +152,19 @@ static long odp_umem_begin_access(struct odp_umem *umem, unsigned long start,
 	return i;
 }
 
+/*
+ * Mark a folio the device wrote dirty, as the CPU's write would.  A folio
+ * already dirty is left alone, as unpin_user_pages_dirty_lock() does, for
+ * the reason it gives: seeing it dirty races only with writeback's
+ * clear_page_dirty_for_io(), which then writes our data back anyway.  Most
+ * writes land on dirty folios, and folio_mark_dirty() is a call per page.
+ */
+static void odp_folio_written(struct folio *folio)
+{
+	if (!folio_test_dirty(folio))
+		folio_mark_dirty(folio);
+}
+
 /* Copy @len bytes between @buf and the held pages, from @offset in the first. */
 static void odp_copy_pages(struct page **pages, unsigned int offset,
 			   void *buf, size_t len, bool write)
@@ -160,6 +173,16 @@ static void odp_copy_pages(struct page **pages, unsigned int offset,
 		size_t n = min_t(size_t, len, PAGE_SIZE - offset);
 		void *vaddr = kmap_local_page(*pages);
 
+		/*
+		 * The kernel's memcpy(), called as rxe's own copy calls it.
+		 * Knowing n <= PAGE_SIZE, gcc would inline a "rep movsq" of its
+		 * own choosing instead of the copy the kernel picked for this
+		 * CPU (alternatives).  Under QEMU's TCG, which runs every
+		 * iteration of a rep string instruction as a translated block
+		 * of its own, that is the slower one by far.
+		 */
+		OPTIMIZER_HIDE_VAR(n);
+
 		if (write) {
 			memcpy(vaddr + offset, buf, n);
 			/*
@@ -167,7 +190,7 @@ static void odp_copy_pages(struct page **pages, unsigned int offset,
 			 * invalidation: the page is still mapped, so it cannot
 			 * be truncated under us (as in umem_odp).
 			 */
-			folio_mark_dirty(page_folio(*pages));
+			odp_folio_written(page_folio(*pages));
 		} else {
 			memcpy(buf, vaddr + offset, n);
 		}
@@ -237,7 +260,8 @@ int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 		return odp_implicit_copy(umem, iova, buf, len, write);
 
 	while (done < len) {
-		struct page *pages[ODP_ACCESS_CHUNK_PAGES];
+		/* Filled by the lookup: not zeroed (INIT_STACK_ALL_ZERO) per call. */
+		struct page *pages[ODP_ACCESS_CHUNK_PAGES] __uninitialized;
 		struct odp_inflight inf;
 		long held;
 		size_t n;
@@ -315,7 +339,7 @@ int odp_umem_atomic(struct odp_umem *umem, u64 iova,
 		break;
 	}
 	kunmap_local(vaddr);
-	folio_mark_dirty(page_folio(page));
+	odp_folio_written(page_folio(page));
 	odp_umem_end_access(umem, &inf, 1, sizeof(u64));
 	if (old)
 		*old = prev;
