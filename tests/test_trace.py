@@ -153,6 +153,19 @@ def test_trace_inflight(run, trace):
     assert r["madvise_ms"] >= 100
 
 
+def test_fast_inflight(run, trace):
+    """MADV_DONTNEED of a page a fast-path access (one page, preemption off,
+    in its CPU's access slot instead of on the in-flight list) is copying:
+    the invalidation waited for it too, and the access read the old data."""
+    r = run("odp_core", "fast_inflight", timeout=60)
+    evs = trace()
+    hits = [e for e in evs if e.name == "odp_invalidate" and e["start"] == r["addr"]
+            and e["event"] == "clear"]
+    assert hits, evs
+    assert hits[0]["waited"] == 1 and hits[0]["blockable"] == 1
+    assert r["madvise_ms"] >= 100
+
+
 def test_trace_nonblock(run, trace, no_numa_balancing):
     """The OOM reaper's invalidations (process_mrelease): blockable=0, taken
     when nothing is in flight, refused=1 when an access is."""

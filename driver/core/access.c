@@ -25,6 +25,24 @@
  * installs nothing stale.  Either way I returns only after the last access
  * that could have read the old entry ended.  The same argument holds for
  * odp_umem_kill() with "set dead" in place of the zap.
+ *
+ * The fast path.  Most accesses are one packet of rxe: at most a page,
+ * whose entry is present.  Two trips through inflight_lock were most of
+ * what such an access cost beyond rxe's copy of a pinned page, so it runs
+ * with preemption off and announces itself in its CPU's access slot
+ * instead: no lock, nothing shared with other CPUs, one full barrier.
+ *
+ *   A: slot := (umem, page), odd seq; smp_mb(); read dead; look up (RCU)
+ *   I: zap the entry (or set dead); smp_mb(); read each CPU's slot
+ *
+ * This is the store-buffering pattern with a full barrier on both sides:
+ * A's lookup finds the entry gone (A takes the slow path, which faults),
+ * or I's read finds A's slot and I spins until its seq moves on (A's copy
+ * is before that store, a release).  The spin is short - A copies at most
+ * a page and cannot sleep or be preempted - so a non-blockable
+ * invalidation may spin too.  Only task context takes the fast path: with
+ * preemption off nothing else on the CPU can, so a slot is never reused
+ * while it is in use.
  */
 #include <linux/highmem.h>
 #include <linux/hmm.h>
@@ -38,6 +56,90 @@
 
 /* Pages one access holds in flight at most. */
 #define ODP_ACCESS_CHUNK_PAGES	32
+
+/* The fast-path access a CPU has under way (see the top of the file). */
+struct odp_access_slot {
+	unsigned long		seq;	/* odd while one is under way */
+	struct odp_umem		*umem;
+	unsigned long		page;	/* the address of its page */
+};
+
+static DEFINE_PER_CPU(struct odp_access_slot, odp_access_slot);
+
+/* Announce an access of @page of @umem; preemption is off. */
+static struct odp_access_slot *odp_slot_begin(struct odp_umem *umem,
+					      unsigned long page)
+{
+	struct odp_access_slot *slot = this_cpu_ptr(&odp_access_slot);
+
+	/*
+	 * The last access's even seq before these fields: a reader that still
+	 * sees that access's odd seq after reading them read its fields.
+	 */
+	smp_wmb();
+	WRITE_ONCE(slot->umem, umem);
+	WRITE_ONCE(slot->page, page);
+	/* Odd after the fields: whoever sees it odd sees them. */
+	smp_store_release(&slot->seq, slot->seq + 1);
+	/* The slot before the lookup: pairs with odp_access_slots_wait(). */
+	smp_mb();
+	return slot;
+}
+
+static void odp_slot_end(struct odp_access_slot *slot)
+{
+	/* Even, after the access's every read and write of the page. */
+	smp_store_release(&slot->seq, slot->seq + 1);
+}
+
+/**
+ * odp_access_slots_wait - wait for the fast-path accesses to a range
+ * @umem: the umem
+ * @start: page-aligned start of the range
+ * @end: page-aligned end
+ * @blockable: may reschedule while it waits; else it only spins
+ *
+ * Called after the range's entries were zapped (or dead was set), with or
+ * without umem->lock.  Return: whether it waited.
+ */
+bool odp_access_slots_wait(struct odp_umem *umem, unsigned long start,
+			   unsigned long end, bool blockable)
+{
+	bool waited = false;
+	int cpu;
+
+	/* The zap (or dead) before the reads: pairs with odp_slot_begin(). */
+	smp_mb();
+	if (!READ_ONCE(umem->fast_accessed))
+		return false;
+	for_each_possible_cpu(cpu) {
+		struct odp_access_slot *slot = per_cpu_ptr(&odp_access_slot, cpu);
+		struct odp_umem *owner;
+		unsigned long seq, page;
+
+		/* Odd: the fields stored before it are the access's. */
+		seq = smp_load_acquire(&slot->seq);
+		if (!(seq & 1))
+			continue;
+		owner = READ_ONCE(slot->umem);
+		page = READ_ONCE(slot->page);
+		/* Still the same access?  Else the fields may be a later one's. */
+		smp_rmb();
+		if (READ_ONCE(slot->seq) != seq || owner != umem ||
+		    page >= end || page + PAGE_SIZE <= start)
+			continue;
+		while (READ_ONCE(slot->seq) == seq) {
+			if (blockable)
+				cond_resched();
+			else
+				cpu_relax();
+		}
+		/* Its copy is done before whatever the caller does next. */
+		smp_acquire__after_ctrl_dep();
+		waited = true;
+	}
+	return waited;
+}
 
 bool odp_inflight_overlaps(struct odp_umem *umem, unsigned long start,
 			   unsigned long end)
@@ -56,10 +158,12 @@ bool odp_inflight_overlaps(struct odp_umem *umem, unsigned long start,
 	return overlaps;
 }
 
-/* Count for the umem's parent and the consumer's totals (any context). */
-static void odp_umem_sum_accesses(struct odp_umem *umem, u64 accesses,
-				  u64 bytes)
+/* Count for the umem, its parent and the consumer's totals (any context). */
+static void odp_umem_count_accesses(struct odp_umem *umem, u64 accesses,
+				    u64 bytes)
 {
+	this_cpu_add(umem->access_counts->accesses, accesses);
+	this_cpu_add(umem->access_counts->bytes, bytes);
 	if (umem->sums) {
 		this_cpu_add(umem->sums->v[ODP_UMEM_STAT_ACCESSES], accesses);
 		this_cpu_add(umem->sums->v[ODP_UMEM_STAT_ACCESS_BYTES], bytes);
@@ -72,28 +176,7 @@ static void odp_umem_sum_accesses(struct odp_umem *umem, u64 accesses,
 	}
 }
 
-/* Count for the umem itself; caller holds inflight_lock. */
-static void odp_umem_add_accesses(struct odp_umem *umem, u64 accesses,
-				  u64 bytes)
-{
-	lockdep_assert_held(&umem->inflight_lock);
-	WRITE_ONCE(umem->accesses[0], umem->accesses[0] + accesses);
-	WRITE_ONCE(umem->accesses[1], umem->accesses[1] + bytes);
-}
-
-/* An access that held nothing in flight ends: count it all the same. */
-static void odp_umem_count_access(struct odp_umem *umem)
-{
-	spin_lock(&umem->inflight_lock);
-	odp_umem_add_accesses(umem, 1, 0);
-	spin_unlock(&umem->inflight_lock);
-	odp_umem_sum_accesses(umem, 1, 0);
-}
-
-/*
- * Take @inf off inflight, and count @accesses accesses and @bytes bytes for
- * the umem in the same critical section (no atomic operation of its own).
- */
+/* Take @inf off inflight; count @accesses accesses and @bytes bytes. */
 static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf,
 				u64 accesses, u64 bytes)
 {
@@ -101,7 +184,6 @@ static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf,
 
 	spin_lock(&umem->inflight_lock);
 	list_del(&inf->node);
-	odp_umem_add_accesses(umem, accesses, bytes);
 	/*
 	 * Wake only if an invalidation (or odp_umem_kill()) waits: most
 	 * accesses end with nobody waiting, and wake_up_all() would take the
@@ -119,7 +201,7 @@ static void odp_umem_end_access(struct odp_umem *umem, struct odp_inflight *inf,
 	if (wake)
 		wake_up_all(&umem->inflight_wq);
 	if (accesses | bytes)
-		odp_umem_sum_accesses(umem, accesses, bytes);
+		odp_umem_count_accesses(umem, accesses, bytes);
 }
 
 /*
@@ -236,6 +318,44 @@ static long odp_umem_hold(struct odp_umem *umem, u64 iova, unsigned long end_pag
 	}
 }
 
+/*
+ * The fast path (see the top of the file): an access of at most one page
+ * whose entry is present.  Returns false, having done nothing, when it is
+ * the slow path's: not in task context, a test hook armed for another
+ * point (those park on inflight), the entry missing, or the umem dead.
+ */
+static bool odp_umem_copy_fast(struct odp_umem *umem, u64 iova, void *buf,
+			       size_t len, bool write)
+{
+	unsigned long page = ALIGN_DOWN(iova, PAGE_SIZE);
+	struct odp_access_slot *slot;
+	struct page *pg;
+	bool done = false;
+
+	if (!in_task())
+		return false;
+	if (static_branch_unlikely(&odp_retry_hook_key) &&
+	    !odp_retry_hook_armed(ODP_HOOK_FAST))
+		return false;
+	/* Before the slot: odp_access_slots_wait() reads it after its zap. */
+	if (unlikely(!READ_ONCE(umem->fast_accessed)))
+		WRITE_ONCE(umem->fast_accessed, true);
+
+	preempt_disable();
+	slot = odp_slot_begin(umem, page);
+	if (!READ_ONCE(umem->dead) && odp_pt_lookup(umem, page, 1, write, &pg)) {
+		if (static_branch_unlikely(&odp_retry_hook_key))
+			odp_retry_hook_spin(ODP_HOOK_FAST);
+		odp_copy_pages(&pg, offset_in_page(iova), buf, len, write);
+		done = true;
+	}
+	odp_slot_end(slot);
+	preempt_enable();
+	if (done)
+		odp_umem_count_accesses(umem, 1, len);
+	return done;
+}
+
 /**
  * odp_umem_copy - device read or write of a umem range
  * @umem: the umem; the caller keeps it from being freed and checked access
@@ -258,6 +378,9 @@ int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 		return -EINVAL;
 	if (umem->implicit)
 		return odp_implicit_copy(umem, iova, buf, len, write);
+	if (len && offset_in_page(iova) + len <= PAGE_SIZE &&
+	    odp_umem_copy_fast(umem, iova, buf, len, write))
+		return 0;
 
 	while (done < len) {
 		/* Filled by the lookup: not zeroed (INIT_STACK_ALL_ZERO) per call. */
@@ -289,7 +412,7 @@ int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 	}
 	/* Ended before its last chunk: counted here (its bytes are). */
 	if (done < len)
-		odp_umem_count_access(umem);
+		odp_umem_count_accesses(umem, 1, 0);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(odp_umem_copy);

@@ -52,9 +52,9 @@ static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
 		mutex_lock(&umem->lock);
 	} else {
 		/*
-		 * The OOM reaper cannot wait.  Succeed when nothing needs
-		 * waiting for: the lock is free and no device access to the
-		 * range is under way; refuse otherwise, and it retries later.
+		 * The OOM reaper cannot sleep.  Succeed when nothing needs
+		 * sleeping for: the lock is free and no device access to the
+		 * range is on inflight; refuse otherwise, and it retries later.
 		 * This first look only spares the entries when an access is
 		 * seen at once; the one after the zap below decides.
 		 */
@@ -72,12 +72,15 @@ static bool odp_umem_invalidate(struct mmu_interval_notifier *mni,
 
 	/*
 	 * Accesses look entries up without umem->lock, after putting
-	 * themselves on inflight: one that looked before the zap is on it now,
-	 * one that looks from now on finds the entries gone (access.c says
-	 * why).  Wait for the first kind; the non-blockable case cannot, and
-	 * refuses (the entries are gone already, which is harmless: the cache
-	 * may always hold less; the mm tries again later).
+	 * themselves on inflight or in their CPU's slot: one that looked
+	 * before the zap is there now, one that looks from now on finds the
+	 * entries gone (access.c says why).  Wait for the first kind.  A slot's
+	 * access copies at most a page with preemption off, so even the
+	 * non-blockable case spins for it; one on inflight may sleep, so the
+	 * non-blockable case refuses (the entries are gone already, which is
+	 * harmless: the cache may always hold less; the mm tries again later).
 	 */
+	waited = odp_access_slots_wait(umem, start, end, blockable);
 	if (odp_inflight_overlaps(umem, start, end)) {
 		if (!blockable) {
 			mutex_unlock(&umem->lock);

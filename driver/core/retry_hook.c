@@ -3,9 +3,10 @@
  * odp_core: the retry hook, a debugfs knob for tests (root only).  It parks one
  * fault between hmm_range_fault() and mmu_interval_read_retry() ("arm"),
  * or one device access while it holds its pages in flight
- * ("arm_inflight"), so that a test can run a real invalidation exactly
- * there: the first must retry, the second must be waited for (or refused
- * when it cannot be).
+ * ("arm_inflight"), or one fast-path access while it holds its page in
+ * its CPU's access slot ("arm_fast"), so that a test can run a real
+ * invalidation exactly there: the first must retry, the others must be
+ * waited for (or, on inflight, refused when they cannot be).
  */
 #include <linux/debugfs.h>
 #include <linux/jump_label.h>
@@ -31,6 +32,8 @@ static const char * const odp_hook_state_names[] = {
 };
 
 #define ODP_HOOK_PARK_TIMEOUT	(10 * HZ)
+/* A fast-path access spins with preemption off: a shorter leash. */
+#define ODP_HOOK_SPIN_TIMEOUT	(2 * HZ)
 
 /* Protects odp_hook_state and odp_hook_point. */
 static DEFINE_SPINLOCK(odp_hook_lock);
@@ -44,7 +47,8 @@ static DECLARE_WAIT_QUEUE_HEAD(odp_hook_wq);
  */
 DEFINE_STATIC_KEY_FALSE(odp_retry_hook_key);
 
-void odp_retry_hook(enum odp_hook_point point)
+/* Take the arm if it is for @point: the caller parks. */
+static bool odp_hook_take(enum odp_hook_point point)
 {
 	bool park = false;
 
@@ -54,7 +58,19 @@ void odp_retry_hook(enum odp_hook_point point)
 		park = true;
 	}
 	spin_unlock(&odp_hook_lock);
-	if (!park)
+	return park;
+}
+
+/* Is an arm for @point waiting for its access? */
+bool odp_retry_hook_armed(enum odp_hook_point point)
+{
+	return READ_ONCE(odp_hook_state) == ODP_HOOK_ARMED &&
+	       READ_ONCE(odp_hook_point) == point;
+}
+
+void odp_retry_hook(enum odp_hook_point point)
+{
+	if (!odp_hook_take(point))
 		return;
 
 	wait_event_timeout(odp_hook_wq,
@@ -65,6 +81,39 @@ void odp_retry_hook(enum odp_hook_point point)
 	odp_hook_state = ODP_HOOK_IDLE;
 	spin_unlock(&odp_hook_lock);
 	static_branch_dec(&odp_retry_hook_key);	/* this arm is over */
+}
+
+/* Arms whose key count a spinning access could not drop itself. */
+static atomic_t odp_hook_key_drops = ATOMIC_INIT(0);
+
+static void odp_hook_drop_keys(struct work_struct *work)
+{
+	while (atomic_add_unless(&odp_hook_key_drops, -1, 0))
+		static_branch_dec(&odp_retry_hook_key);
+}
+
+static DECLARE_WORK(odp_hook_drop_work, odp_hook_drop_keys);
+
+/*
+ * The fast path's point (ODP_HOOK_FAST): preemption is off there, so the
+ * access spins until released instead of sleeping, and leaves dropping the
+ * key (which sleeps) to a work item.
+ */
+void odp_retry_hook_spin(enum odp_hook_point point)
+{
+	unsigned long deadline = jiffies + ODP_HOOK_SPIN_TIMEOUT;
+
+	if (!odp_hook_take(point))
+		return;
+	while (READ_ONCE(odp_hook_state) != ODP_HOOK_RELEASED &&
+	       time_before(jiffies, deadline))
+		cpu_relax();
+
+	spin_lock(&odp_hook_lock);
+	odp_hook_state = ODP_HOOK_IDLE;
+	spin_unlock(&odp_hook_lock);
+	atomic_inc(&odp_hook_key_drops);
+	schedule_work(&odp_hook_drop_work);
 }
 
 static ssize_t odp_hook_read(struct file *file, char __user *ubuf,
@@ -98,6 +147,10 @@ static ssize_t odp_hook_write(struct file *file, const char __user *ubuf,
 		   odp_hook_state == ODP_HOOK_IDLE) {
 		odp_hook_state = ODP_HOOK_ARMED;
 		odp_hook_point = ODP_HOOK_INFLIGHT;
+	} else if (sysfs_streq(buf, "arm_fast") &&
+		   odp_hook_state == ODP_HOOK_IDLE) {
+		odp_hook_state = ODP_HOOK_ARMED;
+		odp_hook_point = ODP_HOOK_FAST;
 	} else if (sysfs_streq(buf, "disarm") &&
 		   odp_hook_state == ODP_HOOK_ARMED) {
 		odp_hook_state = ODP_HOOK_IDLE;
@@ -115,7 +168,8 @@ static ssize_t odp_hook_write(struct file *file, const char __user *ubuf,
 	 * One count per arm, dropped by disarm or by the parked access;
 	 * outside the spinlock: these may sleep.
 	 */
-	if (sysfs_streq(buf, "arm") || sysfs_streq(buf, "arm_inflight"))
+	if (sysfs_streq(buf, "arm") || sysfs_streq(buf, "arm_inflight") ||
+	    sysfs_streq(buf, "arm_fast"))
 		static_branch_inc(&odp_retry_hook_key);
 	else if (sysfs_streq(buf, "disarm"))
 		static_branch_dec(&odp_retry_hook_key);
@@ -133,5 +187,11 @@ static const struct file_operations odp_hook_fops = {
 void odp_retry_hook_init(struct dentry *dir)
 {
 	debugfs_create_file("retry_hook", 0600, dir, NULL, &odp_hook_fops);
+}
+
+/* Module exit: the key counts dropped by the work item are all dropped. */
+void odp_retry_hook_exit(void)
+{
+	flush_work(&odp_hook_drop_work);
 }
 

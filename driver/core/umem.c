@@ -46,6 +46,12 @@ struct odp_umem *odp_umem_create(struct mm_struct *mm, unsigned long start,
 	umem = kzalloc(sizeof(*umem), GFP_KERNEL_ACCOUNT);
 	if (!umem)
 		return ERR_PTR(-ENOMEM);
+	umem->access_counts = alloc_percpu_gfp(struct odp_umem_access_counts,
+					       GFP_KERNEL_ACCOUNT);
+	if (!umem->access_counts) {
+		kfree(umem);
+		return ERR_PTR(-ENOMEM);
+	}
 	umem->id = odp_umem_next_id();
 	umem->start = start;
 	umem->end = end;
@@ -61,6 +67,7 @@ struct odp_umem *odp_umem_create(struct mm_struct *mm, unsigned long start,
 	ret = mmu_interval_notifier_insert(&umem->notifier, mm, start,
 					   end - start, &odp_umem_notifier_ops);
 	if (ret) {
+		free_percpu(umem->access_counts);
 		kfree(umem);
 		return ERR_PTR(ret);
 	}
@@ -93,6 +100,7 @@ void odp_umem_kill(struct odp_umem *umem)
 	/* Accesses read it without the lock (access.c). */
 	WRITE_ONCE(umem->dead, true);
 	mutex_unlock(&umem->lock);
+	odp_access_slots_wait(umem, umem->start, umem->end, true);
 	wait_event(umem->inflight_wq,
 		   !odp_inflight_overlaps(umem, umem->start, umem->end));
 	odp_umem_zap_all(umem);
@@ -113,6 +121,8 @@ void odp_umem_free(struct odp_umem *umem)
 	}
 	mmu_interval_notifier_remove(&umem->notifier);
 	xa_destroy(&umem->pt);
+	/* Killed: no access counts any more. */
+	free_percpu(umem->access_counts);
 	mem_cgroup_put(umem->memcg);
 	mmdrop(umem->mm);
 	kfree_rcu(umem, rcu);
@@ -133,15 +143,22 @@ EXPORT_SYMBOL_GPL(odp_umem_count);
 /* The first @n counters, in enum odp_umem_stat order. */
 void odp_umem_read_stats(struct odp_umem *umem, u64 *values, unsigned int n)
 {
-	unsigned int i;
+	unsigned int i, cpu;
 
 	for (i = 0; i < min_t(unsigned int, n, ODP_UMEM_STAT_MAX); i++)
 		values[i] = atomic64_read(&umem->stats[i]);
-	/* Counted apart by the accesses (access.c). */
-	for (i = 0; i < ARRAY_SIZE(umem->accesses); i++)
-		if (ODP_UMEM_STAT_ACCESSES + i < n)
-			values[ODP_UMEM_STAT_ACCESSES + i] +=
-				READ_ONCE(umem->accesses[i]);
+	/* Counted apart, per CPU, by the accesses (access.c). */
+	if (!umem->access_counts)
+		return;
+	for_each_possible_cpu(cpu) {
+		struct odp_umem_access_counts *c =
+			per_cpu_ptr(umem->access_counts, cpu);
+
+		if (n > ODP_UMEM_STAT_ACCESSES)
+			values[ODP_UMEM_STAT_ACCESSES] += READ_ONCE(c->accesses);
+		if (n > ODP_UMEM_STAT_ACCESS_BYTES)
+			values[ODP_UMEM_STAT_ACCESS_BYTES] += READ_ONCE(c->bytes);
+	}
 }
 EXPORT_SYMBOL_GPL(odp_umem_read_stats);
 
@@ -203,6 +220,7 @@ static int __init odp_core_init(void)
 static void __exit odp_core_exit(void)
 {
 	debugfs_remove_recursive(odp_core_debugfs);
+	odp_retry_hook_exit();
 }
 
 module_init(odp_core_init);

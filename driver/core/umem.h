@@ -5,7 +5,8 @@
  * Lock order, outermost first:
  *   mmap_lock (read) -> odp_umem.lock -> odp_umem.pt's xa_lock
  *                                    -> odp_umem.inflight_lock
- * A device access takes only inflight_lock (and RCU for the lookup).
+ * A device access takes only inflight_lock (and RCU for the lookup), or on
+ * its fast path no lock at all (its CPU's access slot, access.c).
  * odp_umem.lock is taken inside mmu notifier invalidation, so nothing may
  * allocate memory with reclaim (GFP_KERNEL) while holding it: the fault
  * drops it to allocate translation-table nodes (pt.c odp_pt_nomem()) and
@@ -36,11 +37,12 @@
  * invalidation (mmu_interval_read_retry() false under lock) and the next
  * invalidation of its page, which erases it under lock.  The device reads or
  * writes a page only through an entry it looked up (under RCU, without the
- * lock) after putting an odp_inflight covering the page on inflight, and
- * only until it takes that off; the invalidation checks inflight after its
- * zap and waits for such accesses before it returns (access.c argues the
- * order).  So the device never touches a page after the mm has been told it
- * may free it.
+ * lock) after putting an odp_inflight covering the page on inflight (or
+ * its CPU's access slot on the fast path), and only until it takes that
+ * off; the invalidation checks inflight and the slots after its zap and
+ * waits for such accesses before it returns (access.c argues the order).
+ * So the device never touches a page after the mm has been told it may
+ * free it.
  */
 struct odp_umem {
 	struct mmu_interval_notifier notifier;
@@ -69,15 +71,21 @@ struct odp_umem {
 	 * Device accesses under way; see access.c.  Its critical sections
 	 * order an access's lookup against an invalidation's zap.
 	 */
-	spinlock_t		inflight_lock;	/* protects inflight, accesses */
+	spinlock_t		inflight_lock;	/* protects inflight */
 	struct list_head	inflight;	/* of struct odp_inflight */
 	/*
-	 * ODP_UMEM_STAT_ACCESSES and _ACCESS_BYTES of this umem, added by an
-	 * access as it takes itself off inflight (no atomic operation of its
-	 * own on the hot path); odp_umem_read_stats() adds them to stats[].
-	 * Written under inflight_lock (WRITE_ONCE), read without it.
+	 * Set by the first access that takes the fast path (a CPU's access
+	 * slot, access.c); until then invalidations need not look at the
+	 * slots.  Never cleared.
 	 */
-	u64			accesses[2];
+	bool			fast_accessed;
+	/*
+	 * ODP_UMEM_STAT_ACCESSES and _ACCESS_BYTES of this umem, per CPU, so
+	 * that counting an access takes no atomic operation;
+	 * odp_umem_read_stats() adds them to stats[].  NULL for an implicit
+	 * parent (its children count into its stats[]).
+	 */
+	struct odp_umem_access_counts __percpu *access_counts;
 	/* Woken when one ends while somebody waits (wq_has_sleeper()). */
 	wait_queue_head_t	inflight_wq;
 
@@ -116,6 +124,11 @@ struct odp_umem {
 
 /* Ids of umems, for the tracepoints (odp_trace.h). */
 u32 odp_umem_next_id(void);
+
+struct odp_umem_access_counts {
+	u64			accesses;
+	u64			bytes;
+};
 
 /* A device access to [start, end) of a umem that invalidation waits for. */
 struct odp_inflight {
@@ -187,16 +200,22 @@ void odp_implicit_child_idle(struct odp_umem *child);
 /* access.c */
 bool odp_inflight_overlaps(struct odp_umem *umem, unsigned long start,
 			   unsigned long end);
+bool odp_access_slots_wait(struct odp_umem *umem, unsigned long start,
+			   unsigned long end, bool blockable);
 
 /* retry_hook.c: where the debugfs retry hook can park (tests only). */
 enum odp_hook_point {
 	ODP_HOOK_FAULT,		/* between hmm_range_fault() and read_retry */
 	ODP_HOOK_INFLIGHT,	/* a device access holding its pages */
+	ODP_HOOK_FAST,		/* a fast-path access in its CPU's slot */
 };
 
 DECLARE_STATIC_KEY_FALSE(odp_retry_hook_key);
 void odp_retry_hook(enum odp_hook_point point);
+void odp_retry_hook_spin(enum odp_hook_point point);
+bool odp_retry_hook_armed(enum odp_hook_point point);
 void odp_retry_hook_init(struct dentry *dir);
+void odp_retry_hook_exit(void);
 
 static inline void odp_retry_hook_maybe(enum odp_hook_point point)
 {

@@ -14,6 +14,9 @@
  *                 addresses.
  * trace_inflight  an invalidation that waits for a device access in flight
  *                 (retry hook "arm_inflight"), for the same.
+ * fast_inflight   the same for the fast path of a one-page access (hook
+ *                 "arm_fast": it spins in its CPU's access slot): the
+ *                 invalidation waits, the read returns the data from before.
  * zap_shape       MADV_DONTNEED of 3001 of 5000 faulted 4 KiB pages, from an
  *                 odd page on, across the table's 64- and 4096-page blocks:
  *                 exactly those entries go, the neighbours stay (read without
@@ -313,6 +316,63 @@ static int trace_inflight(void)
 	return T_PASS;
 }
 
+/*
+ * A one-page device read parked on the fast path, spinning with preemption
+ * off in its CPU's access slot (retry hook "arm_fast"): MADV_DONTNEED of
+ * its page must wait for it, and it reads what the page held before.  The
+ * hook is released 200 ms after the read parked.  Prints the address.
+ */
+static void *fast_read(void *arg)
+{
+	struct parked *p = arg;
+	char out[64];
+
+	p->ret = dev_read(p->mr, p->addr, out, sizeof(out));
+	if (!p->ret)
+		check_pattern(out, sizeof(out), 9, "the read parked in its slot");
+	return NULL;
+}
+
+static int fast_inflight(void)
+{
+	size_t len = 4 * page_size;
+	struct parked p;
+	pthread_t reader, releaser;
+	struct tctx t;
+	char state[32];
+	uint64_t t0;
+
+	t_open(&t);
+	p.addr = map_anon(len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	fill_pattern(p.addr, len, 9);
+	p.mr = reg_mr(&t, p.addr, len, ACC_RW);
+	printf("addr=0x%lx len=%zu\n", (unsigned long)p.addr, len);
+	/* Fault first: only a present entry takes the fast path. */
+	EXPECT_OK(dev_read(p.mr, p.addr, state, sizeof(state)));
+	CHECK(!write_file(DEBUGFS_RETRY_HOOK, "arm_fast"), "arm_fast: %s",
+	      strerror(errno));
+	CHECK(!pthread_create(&reader, NULL, fast_read, &p), "pthread_create");
+	t0 = now_ms();
+	do {
+		usleep(1000);
+		CHECK(read_file(DEBUGFS_RETRY_HOOK, state, sizeof(state)) >= 0,
+		      "read retry_hook");
+		CHECK(now_ms() - t0 < 5000, "the read never parked (hook %s)", state);
+	} while (strcmp(state, "parked"));
+	CHECK(!pthread_create(&releaser, NULL, release_later, NULL),
+	      "pthread_create");
+	t0 = now_ms();
+	xmadvise(p.addr, page_size, MADV_DONTNEED);	/* waits for the read */
+	printf("madvise_ms=%llu\n", (unsigned long long)(now_ms() - t0));
+	pthread_join(releaser, NULL);
+	pthread_join(reader, NULL);
+	EXPECT_OK(p.ret);
+	check_bytes(p.addr, page_size, 0, "the page after MADV_DONTNEED");
+	EXPECT_OK(odp_dereg_mr(p.mr));
+	t_close(&t);
+	return T_PASS;
+}
+
 /* ---- zap_shape --------------------------------------------------------- */
 
 #define SHAPE_ALIGN	(16UL << 20)	/* 4096 pages: a block of 64 leaves */
@@ -484,6 +544,7 @@ static const struct odp_test tests[] = {
 	{ "zap_latency",	zap_latency },
 	{ "trace_workload",	trace_workload },
 	{ "trace_inflight",	trace_inflight },
+	{ "fast_inflight",	fast_inflight },
 	{ "zap_shape",		zap_shape },
 	{ "zap_shape_thp",	zap_shape_thp },
 };
