@@ -189,7 +189,9 @@ static int odp_umem_check(struct odp_umem *umem, unsigned long start,
 int odp_umem_fault(struct odp_umem *umem, unsigned long start,
 		   unsigned long end, unsigned int flags)
 {
-	unsigned long *pfns;
+	/* Most faults are a packet's page or a few: no allocation for them. */
+	unsigned long stack_pfns[ODP_FAULT_STACK_PAGES] __uninitialized;
+	unsigned long *pfns = stack_pfns;
 	int ret = 0;
 
 	if (start >= end || start < umem->start || end > umem->end ||
@@ -200,10 +202,12 @@ int odp_umem_fault(struct odp_umem *umem, unsigned long start,
 	if (flags & ODP_UMEM_FAULT_CHECK)
 		return odp_umem_check(umem, start, end,
 				      flags & ODP_UMEM_FAULT_WRITE);
-	pfns = kvmalloc_array(ODP_FAULT_BATCH_PAGES, sizeof(*pfns),
-			      GFP_KERNEL_ACCOUNT);
-	if (!pfns)
-		return -ENOMEM;
+	if (end - start > sizeof(stack_pfns) / sizeof(*pfns) * PAGE_SIZE) {
+		pfns = kvmalloc_array(ODP_FAULT_BATCH_PAGES, sizeof(*pfns),
+				      GFP_KERNEL_ACCOUNT);
+		if (!pfns)
+			return -ENOMEM;
+	}
 
 	if (!mmget_not_zero(umem->mm)) {
 		ret = -ESRCH;
@@ -218,7 +222,8 @@ int odp_umem_fault(struct odp_umem *umem, unsigned long start,
 	}
 	mmput(umem->mm);
 out:
-	kvfree(pfns);
+	if (pfns != stack_pfns)
+		kvfree(pfns);
 	if (ret)
 		odp_umem_inc(umem, ODP_UMEM_STAT_FAULT_ERRORS);
 	return ret;

@@ -86,8 +86,13 @@ static int odp_pt_store(struct odp_umem *umem, struct xa_state *xas,
 		xas_store(&big, NULL);
 		xas_unlock(&big);
 		*delta -= 1L << old_order;
+		before = 0;
+	} else if (!order) {
+		/* One page: what was there is the entry just looked up. */
+		before = old ? 1 : 0;
+	} else {
+		before = odp_pt_count(umem, index, index + nr - 1, false);
 	}
-	before = odp_pt_count(umem, index, index + nr - 1, false);
 
 	xas_set_order(xas, index, order);
 	xas_lock(xas);

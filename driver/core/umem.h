@@ -139,6 +139,8 @@ struct odp_inflight {
 
 /* Pages one hmm_range_fault() call asks for at most. */
 #define ODP_FAULT_BATCH_PAGES	512
+/* Faults of up to this many pages keep their pfns on the stack. */
+#define ODP_FAULT_STACK_PAGES	16
 
 /*
  * A fault (or an access) that invalidations keep undoing gives up with
