@@ -320,9 +320,10 @@ static unsigned long odp_pt_protect(struct odp_umem *umem, unsigned long index,
  * A huge entry that [start, end) only partly covers goes (or is protected)
  * whole: the cache may always hold less.  Dropping first counts what is
  * present with one walk under RCU (the table changes only under
- * umem->lock, which the caller holds, so the count is exact), and does
- * nothing more when that is 0; then erases by aligned blocks
- * (odp_pt_erase()).  Return: pages changed.
+ * umem->lock, which the caller holds, so the count is exact; for the whole
+ * umem the PAGES_MAPPED gauge is that count), and does nothing more when
+ * that is 0; then erases by aligned blocks (odp_pt_erase()).  Return:
+ * pages changed.
  */
 unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 			 unsigned long end, bool write_protect, bool blockable)
@@ -338,7 +339,15 @@ unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 		return changed;
 	}
 
-	changed = odp_pt_count(umem, index, last, blockable);
+	/*
+	 * All of the umem (munmap of a whole registered buffer, its
+	 * deregistration): the gauge of present pages is exact under
+	 * umem->lock, which every change of pt holds, so no walk counts them.
+	 */
+	if (start <= umem->start && end >= umem->end)
+		changed = atomic64_read(&umem->stats[ODP_UMEM_STAT_PAGES_MAPPED]);
+	else
+		changed = odp_pt_count(umem, index, last, blockable);
 	if (!changed)
 		return 0;
 	odp_pt_erase(umem, index, last, blockable);
