@@ -286,13 +286,18 @@ static void odp_copy_pages(struct page **pages, unsigned int offset,
 
 /*
  * Hold up to @max pages from the page of @iova on (not past @end_page),
- * faulting them in as needed.  Returns how many are held, or an error.
+ * faulting them in as needed, and with them the pages up to @fault_end
+ * (at least @end_page) that the caller says it will access next: they
+ * fault in the same walk, but only the held ones must succeed.  Returns
+ * how many are held, or an error.
  */
 static long odp_umem_hold(struct odp_umem *umem, u64 iova, unsigned long end_page,
-			  unsigned long max, bool write, struct page **pages,
-			  struct odp_inflight *inf)
+			  unsigned long fault_end, unsigned long max, bool write,
+			  struct page **pages, struct odp_inflight *inf)
 {
+	unsigned int flags = write ? ODP_UMEM_FAULT_WRITE : 0;
 	unsigned long start = ALIGN_DOWN(iova, PAGE_SIZE);
+	unsigned long batch = start + ODP_FAULT_BATCH_PAGES * PAGE_SIZE;
 	unsigned long deadline, npages;
 	unsigned int faults = 0;
 	int ret;
@@ -308,13 +313,16 @@ static long odp_umem_hold(struct odp_umem *umem, u64 iova, unsigned long end_pag
 		/* Invalidated again between fault and lookup, too often? */
 		if (odp_retry_expired(deadline, faults))
 			return -EBUSY;
-		ret = odp_umem_fault(umem, start,
-				     min(end_page,
-					 start + ODP_FAULT_BATCH_PAGES * PAGE_SIZE),
-				     write ? ODP_UMEM_FAULT_WRITE : 0);
+		ret = odp_umem_fault(umem, start, min(fault_end, batch), flags);
+		/* Something ahead may not be mapped; that is not this access's. */
+		if (ret && fault_end > end_page)
+			ret = odp_umem_fault(umem, start, min(end_page, batch),
+					     flags);
 		if (ret)
 			return ret;
 		faults++;
+		/* Faulted ahead once: what invalidations undo is faulted alone. */
+		fault_end = end_page;
 	}
 }
 
@@ -357,20 +365,25 @@ static bool odp_umem_copy_fast(struct odp_umem *umem, u64 iova, void *buf,
 }
 
 /**
- * odp_umem_copy - device read or write of a umem range
+ * odp_umem_copy_ahead - device read or write of a umem range, and a hint
  * @umem: the umem; the caller keeps it from being freed and checked access
  * @iova: start, inside the umem
  * @buf: kernel buffer
  * @len: bytes
  * @write: true to write @buf into the umem, false to read the umem into @buf
+ * @ahead: bytes after the range that the caller will access the same way
+ *	next (the rest of an RDMA message): a fault takes them along, in the
+ *	same walk, instead of one fault per packet.  Failing to fault them
+ *	fails nothing.  Ignored for an implicit umem.
  *
  * Faults missing pages in batches and retries until the whole range is
- * done.  Return: 0 or an error of odp_umem_fault(), -EINTR on a fatal signal.
+ * done.  Return: 0 or an error of odp_umem_fault(), -EINVAL if the range is
+ * not inside the umem, -EINTR on a fatal signal.
  */
-int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
-		  bool write)
+int odp_umem_copy_ahead(struct odp_umem *umem, u64 iova, void *buf,
+			size_t len, bool write, size_t ahead)
 {
-	unsigned long end_page = PAGE_ALIGN(iova + len);
+	unsigned long end_page = PAGE_ALIGN(iova + len), fault_end;
 	size_t done = 0;
 	int ret = 0;
 
@@ -378,6 +391,9 @@ int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 		return -EINVAL;
 	if (umem->implicit)
 		return odp_implicit_copy(umem, iova, buf, len, write);
+	/* Not past the umem's end (covers: iova + len <= end). */
+	ahead = min_t(u64, ahead, umem->end - (iova + len));
+	fault_end = PAGE_ALIGN(iova + len + ahead);
 	if (len && offset_in_page(iova) + len <= PAGE_SIZE &&
 	    odp_umem_copy_fast(umem, iova, buf, len, write))
 		return 0;
@@ -389,8 +405,8 @@ int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 		long held;
 		size_t n;
 
-		held = odp_umem_hold(umem, iova, end_page, ODP_ACCESS_CHUNK_PAGES,
-				     write, pages, &inf);
+		held = odp_umem_hold(umem, iova, end_page, fault_end,
+				     ODP_ACCESS_CHUNK_PAGES, write, pages, &inf);
 		if (held < 0) {
 			ret = held;
 			break;
@@ -414,6 +430,23 @@ int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 	if (done < len)
 		odp_umem_count_accesses(umem, 1, 0);
 	return ret;
+}
+EXPORT_SYMBOL_GPL(odp_umem_copy_ahead);
+
+/**
+ * odp_umem_copy - device read or write of a umem range
+ * @umem: the umem; the caller keeps it from being freed and checked access
+ * @iova: start, inside the umem
+ * @buf: kernel buffer
+ * @len: bytes
+ * @write: true to write @buf into the umem, false to read the umem into @buf
+ *
+ * odp_umem_copy_ahead() with nothing ahead.
+ */
+int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
+		  bool write)
+{
+	return odp_umem_copy_ahead(umem, iova, buf, len, write, 0);
 }
 EXPORT_SYMBOL_GPL(odp_umem_copy);
 
@@ -442,8 +475,8 @@ int odp_umem_atomic(struct odp_umem *umem, u64 iova,
 		return -EINVAL;
 	if (umem->implicit)
 		return odp_implicit_atomic(umem, iova, op, a, b, old);
-	held = odp_umem_hold(umem, iova, PAGE_ALIGN(iova + sizeof(u64)), 1,
-			     true, &page, &inf);
+	held = odp_umem_hold(umem, iova, PAGE_ALIGN(iova + sizeof(u64)),
+			     PAGE_ALIGN(iova + sizeof(u64)), 1, true, &page, &inf);
 	if (held < 0)
 		return held;
 

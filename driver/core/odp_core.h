@@ -88,6 +88,8 @@ void odp_umem_free(struct odp_umem *umem);
 
 int odp_umem_copy(struct odp_umem *umem, u64 iova, void *buf, size_t len,
 		  bool to_umem);
+int odp_umem_copy_ahead(struct odp_umem *umem, u64 iova, void *buf,
+			size_t len, bool to_umem, size_t ahead);
 int odp_umem_atomic(struct odp_umem *umem, u64 iova,
 		    enum odp_umem_atomic_op op, u64 a, u64 b, u64 *old);
 int odp_umem_fault(struct odp_umem *umem, unsigned long start,

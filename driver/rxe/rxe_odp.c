@@ -101,12 +101,15 @@ void rxe_odp_mr_cleanup(struct rxe_mr *mr)
 	mr->odp = NULL;
 }
 
-/* Copy between @addr and the MR at @iova (range checked by the caller). */
+/*
+ * Copy between @addr and the MR at @iova (range checked by the caller); a
+ * fault takes the @ahead bytes after it along (the rest of the message).
+ */
 int rxe_odp_mr_copy(struct rxe_mr *mr, u64 iova, void *addr,
-		    unsigned int length, enum rxe_mr_copy_dir dir)
+		    unsigned int length, enum rxe_mr_copy_dir dir, u64 ahead)
 {
-	return odp_umem_copy(mr->odp, rxe_odp_va(mr, iova), addr, length,
-			     dir == RXE_TO_MR_OBJ);
+	return odp_umem_copy_ahead(mr->odp, rxe_odp_va(mr, iova), addr, length,
+				   dir == RXE_TO_MR_OBJ, ahead);
 }
 
 /* An 8-byte atomic of a responder; returns a RESPST_* state or 0. */
