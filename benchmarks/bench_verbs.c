@@ -37,7 +37,10 @@
  *	THP: 2 MiB-aligned with MADV_HUGEPAGE), timed alone, in three
  *	states: "plain" (never registered), "registered" (an ODP MR over it,
  *	nothing device-mapped) and "mapped" (every page device-mapped by
- *	advise_mr(PREFETCH_WRITE, FLUSH)).
+ *	advise_mr(PREFETCH_WRITE, FLUSH)).  As bench_inval does, a range
+ *	smaller than 2048 pages is done "inner" times per state and rep, on
+ *	fresh ranges, and the sample is the median of those: one call of a
+ *	few tens of microseconds is mostly the VM's noise.
  *
  *   bench_verbs check
  *	Not a timing: whether the data arrives.  RDMA WRITE, READ and SEND of
@@ -521,6 +524,28 @@ static uint64_t inval_once(struct vdev *d, size_t len, int thp, int st,
 	return dt;
 }
 
+#define INVAL_INNER_PAGES	2048
+#define INVAL_MAX_INNER		128
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median of @n timed calls of inval_once() on fresh ranges. */
+static uint64_t inval_median(struct vdev *d, size_t len, int thp, int st,
+			     int munmap_op, int n, long *huge_bytes, int *err)
+{
+	uint64_t ns[INVAL_MAX_INNER];
+
+	for (int i = 0; i < n; i++)
+		ns[i] = inval_once(d, len, thp, st, munmap_op, huge_bytes, err);
+	qsort(ns, (size_t)n, sizeof(*ns), cmp_u64);
+	return n % 2 ? ns[n / 2] : (ns[n / 2 - 1] + ns[n / 2]) / 2;
+}
+
 static int do_inval(void)
 {
 	long sizes[16];
@@ -534,8 +559,13 @@ static int do_inval(void)
 		for (si = 0; si < ns; si++) {
 			size_t len = (size_t)sizes[si] * page_size;
 
+			int inner = sizes[si] >= INVAL_INNER_PAGES ? 1 :
+				    (int)(INVAL_INNER_PAGES / sizes[si]);
+
 			if (thp && len % HUGE_SZ)
 				continue;
+			if (inner > INVAL_MAX_INNER)
+				inner = INVAL_MAX_INNER;
 			for (op = 0; op < 2; op++) {
 				for (rep = 0; rep < opt_reps; rep++) {
 					uint64_t ns_[3];
@@ -544,16 +574,17 @@ static int do_inval(void)
 					/* Rotate the order of the states per rep. */
 					for (int k = 0; k < 3; k++) {
 						st = (k + rep) % 3;
-						ns_[st] = inval_once(&d, len, thp, st, op,
-								     &huge[st], &err);
+						ns_[st] = inval_median(&d, len, thp, st, op,
+								       inner, &huge[st],
+								       &err);
 					}
 					printf("{\"bench\":\"verbs\",\"part\":\"inval\","
 					       "\"kind\":\"%s\",\"op\":\"%s\",\"pages\":%ld,"
-					       "\"rep\":%d,\"plain_ns\":%llu,"
+					       "\"rep\":%d,\"inner\":%d,\"plain_ns\":%llu,"
 					       "\"registered_ns\":%llu,\"mapped_ns\":%llu,"
 					       "\"huge_bytes\":%ld,\"advise\":\"%s\"%s%s%s}\n",
 					       thp ? "thp" : "4k", op ? "munmap" : "dontneed",
-					       sizes[si], rep,
+					       sizes[si], rep, inner,
 					       (unsigned long long)ns_[PLAIN],
 					       (unsigned long long)ns_[REGISTERED],
 					       (unsigned long long)ns_[MAPPED],
