@@ -984,7 +984,8 @@ CHILDREN = {
               "odp_umem_fault", "hmm_range_fault", "odp_pt_install"],
     # perftest on our rxe: the ODP core's access against rxe's pinned copy.
     "perftest": ["rxe_requester", "rxe_receiver", "rxe_completer", "copy_data",
-                 "rxe_mr_copy", "odp_umem_copy", "odp_pt_lookup", "mutex_lock",
+                 "rxe_mr_copy", "rxe_mr_copy_ahead", "odp_umem_copy",
+                 "odp_umem_copy_ahead", "odp_pt_lookup", "mutex_lock",
                  "__cond_resched", "__schedule", "pv_native_safe_halt", "rxe_crc32"],
     "access": ["odp_ioctl", "odp_umem_copy", "odp_umem_fault", "hmm_range_fault",
                "__kvmalloc_node_noprof", "__vmalloc_node_range_noprof", "kvfree",
