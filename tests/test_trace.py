@@ -141,29 +141,29 @@ def test_trace_retry(run, trace):
     assert faults[0]["start"] <= rt["start"] and rt["end"] <= faults[0]["end"]
 
 
-def test_trace_inflight(run, trace):
-    """MADV_DONTNEED of a page a device access holds in flight: the
-    invalidation waited for it (waited=1, blockable=1)."""
-    r = run("odp_core", "trace_inflight", timeout=60)
+def _waited_for_parked(run, trace, test):
+    """odp_core TEST parks a one-page read, then MADV_DONTNEEDs its page:
+    the invalidation waited for the read (waited=1, blockable=1)."""
+    r = run("odp_core", test, timeout=60)
     evs = trace()
     hits = [e for e in evs if e.name == "odp_invalidate" and e["start"] == r["addr"]
             and e["event"] == "clear"]
     assert hits, evs
     assert hits[0]["waited"] == 1 and hits[0]["blockable"] == 1
     assert r["madvise_ms"] >= 100
+
+
+def test_trace_inflight(run, trace):
+    """MADV_DONTNEED of a page a device access holds in flight: the
+    invalidation waited for it (waited=1, blockable=1)."""
+    _waited_for_parked(run, trace, "trace_inflight")
 
 
 def test_fast_inflight(run, trace):
     """MADV_DONTNEED of a page a fast-path access (one page, preemption off,
     in its CPU's access slot instead of on the in-flight list) is copying:
     the invalidation waited for it too, and the access read the old data."""
-    r = run("odp_core", "fast_inflight", timeout=60)
-    evs = trace()
-    hits = [e for e in evs if e.name == "odp_invalidate" and e["start"] == r["addr"]
-            and e["event"] == "clear"]
-    assert hits, evs
-    assert hits[0]["waited"] == 1 and hits[0]["blockable"] == 1
-    assert r["madvise_ms"] >= 100
+    _waited_for_parked(run, trace, "fast_inflight")
 
 
 def test_trace_nonblock(run, trace, no_numa_balancing):

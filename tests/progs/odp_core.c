@@ -250,9 +250,12 @@ static int trace_workload(void)
 }
 
 /*
- * A device read parked with its pages in flight (retry hook
- * "arm_inflight"); MADV_DONTNEED of its page must wait for it: the hook is
- * released 200 ms later by another thread.  Prints the address.
+ * A one-page device read parked by the retry hook armed with @arm:
+ * "arm_inflight" parks it on the in-flight list, "arm_fast" in its CPU's
+ * access slot on the fast path (spinning, preemption off).  MADV_DONTNEED
+ * of its page must wait for it, the read returns what the page held before,
+ * and the page reads zero afterwards.  The hook is released 200 ms after
+ * the read parked.  Prints the address and how long the madvise took.
  */
 struct parked {
 	struct odp_mr	*mr;
@@ -266,6 +269,8 @@ static void *parked_read(void *arg)
 	char out[64];
 
 	p->ret = dev_read(p->mr, p->addr, out, sizeof(out));
+	if (!p->ret)
+		check_pattern(out, sizeof(out), 9, "the parked read");
 	return NULL;
 }
 
@@ -277,7 +282,7 @@ static void *release_later(void *arg)
 	return NULL;
 }
 
-static int trace_inflight(void)
+static int parked_madvise(const char *arm)
 {
 	size_t len = 4 * page_size;
 	struct parked p;
@@ -291,67 +296,14 @@ static int trace_inflight(void)
 	fill_pattern(p.addr, len, 9);
 	p.mr = reg_mr(&t, p.addr, len, ACC_RW);
 	printf("addr=0x%lx len=%zu\n", (unsigned long)p.addr, len);
-	/* Fault first, so that the parked access is the lookup itself. */
+	/*
+	 * Fault first, so that the parked access is the lookup itself (and
+	 * only a present entry takes the fast path).
+	 */
 	EXPECT_OK(dev_read(p.mr, p.addr, state, sizeof(state)));
-	CHECK(!write_file(DEBUGFS_RETRY_HOOK, "arm_inflight"), "arm_inflight: %s",
+	CHECK(!write_file(DEBUGFS_RETRY_HOOK, arm), "%s: %s", arm,
 	      strerror(errno));
 	CHECK(!pthread_create(&reader, NULL, parked_read, &p), "pthread_create");
-	t0 = now_ms();
-	do {
-		usleep(1000);
-		CHECK(read_file(DEBUGFS_RETRY_HOOK, state, sizeof(state)) >= 0,
-		      "read retry_hook");
-		CHECK(now_ms() - t0 < 5000, "the read never parked (hook %s)", state);
-	} while (strcmp(state, "parked"));
-	CHECK(!pthread_create(&releaser, NULL, release_later, NULL),
-	      "pthread_create");
-	t0 = now_ms();
-	xmadvise(p.addr, page_size, MADV_DONTNEED);	/* waits for the read */
-	printf("madvise_ms=%llu\n", (unsigned long long)(now_ms() - t0));
-	pthread_join(releaser, NULL);
-	pthread_join(reader, NULL);
-	EXPECT_OK(p.ret);
-	EXPECT_OK(odp_dereg_mr(p.mr));
-	t_close(&t);
-	return T_PASS;
-}
-
-/*
- * A one-page device read parked on the fast path, spinning with preemption
- * off in its CPU's access slot (retry hook "arm_fast"): MADV_DONTNEED of
- * its page must wait for it, and it reads what the page held before.  The
- * hook is released 200 ms after the read parked.  Prints the address.
- */
-static void *fast_read(void *arg)
-{
-	struct parked *p = arg;
-	char out[64];
-
-	p->ret = dev_read(p->mr, p->addr, out, sizeof(out));
-	if (!p->ret)
-		check_pattern(out, sizeof(out), 9, "the read parked in its slot");
-	return NULL;
-}
-
-static int fast_inflight(void)
-{
-	size_t len = 4 * page_size;
-	struct parked p;
-	pthread_t reader, releaser;
-	struct tctx t;
-	char state[32];
-	uint64_t t0;
-
-	t_open(&t);
-	p.addr = map_anon(len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	fill_pattern(p.addr, len, 9);
-	p.mr = reg_mr(&t, p.addr, len, ACC_RW);
-	printf("addr=0x%lx len=%zu\n", (unsigned long)p.addr, len);
-	/* Fault first: only a present entry takes the fast path. */
-	EXPECT_OK(dev_read(p.mr, p.addr, state, sizeof(state)));
-	CHECK(!write_file(DEBUGFS_RETRY_HOOK, "arm_fast"), "arm_fast: %s",
-	      strerror(errno));
-	CHECK(!pthread_create(&reader, NULL, fast_read, &p), "pthread_create");
 	t0 = now_ms();
 	do {
 		usleep(1000);
@@ -371,6 +323,16 @@ static int fast_inflight(void)
 	EXPECT_OK(odp_dereg_mr(p.mr));
 	t_close(&t);
 	return T_PASS;
+}
+
+static int trace_inflight(void)
+{
+	return parked_madvise("arm_inflight");
+}
+
+static int fast_inflight(void)
+{
+	return parked_madvise("arm_fast");
 }
 
 /* ---- zap_shape --------------------------------------------------------- */
