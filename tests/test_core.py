@@ -55,10 +55,11 @@ def failslab():
 
 def test_fault_nomem(run, failslab):
     """Faults while every non-sleeping xarray node allocation of the faulting
-    task fails: the entries still go in (the core allocates with reclaim
-    outside its lock and revalidates), the access succeeds, no fault error.
-    Issue 7 item 13: before, the store used GFP_ATOMIC under the umem lock
-    and the access failed with ENOMEM."""
+    task fails: the entries still go in (the core allocates the table's
+    blocks, and the xarray its nodes, with reclaim before it takes its
+    lock), the access succeeds, no fault error.  Issue 7 item 13: before,
+    the store used GFP_ATOMIC under the umem lock and the access failed with
+    ENOMEM."""
     r = run("odp_core", "fault_nomem")
     injected = failslab()
     print(f"failslab injected {injected} failures")
@@ -101,9 +102,9 @@ def test_zap_latency(run, no_numa_balancing):
 
 def test_zap_shape(run, no_numa_balancing):
     """MADV_DONTNEED of 3001 of 5000 faulted 4 KiB pages, starting at an odd
-    page, across the translation table's 64- and 4096-page blocks (the zap
-    erases whole aligned blocks at once): exactly those entries go, the
-    neighbours on both sides stay (read back without a fault).  Then
+    page, across the translation table's 512-page blocks: exactly those
+    entries go, the neighbours on both sides stay (read back without a
+    fault).  Then
     clear_refs soft-dirty write-protects: only the writable entries count,
     every entry stays for reads (no fault), a write faults."""
     r = run("odp_core", "zap_shape")

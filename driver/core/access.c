@@ -13,8 +13,8 @@
  * Why an access never uses a page after its invalidation returned, with
  * A an access and I an invalidation of a page A looks up:
  *
- *   A: add to inflight (under inflight_lock); look the entry up (RCU)
- *   I: zap the entry (under umem->lock and xa_lock); then check inflight
+ *   A: add to inflight (under inflight_lock); look the entry up
+ *   I: zap the entry (under umem->lock); then check inflight
  *      (under inflight_lock) and wait while an overlapping access is on it
  *
  * The critical sections of inflight_lock are totally ordered.  If A's comes
@@ -32,7 +32,7 @@
  * with preemption off and announces itself in its CPU's access slot
  * instead: no lock, nothing shared with other CPUs, one full barrier.
  *
- *   A: slot := (umem, page), odd seq; smp_mb(); read dead; look up (RCU)
+ *   A: slot := (umem, page), odd seq; smp_mb(); read dead; look up
  *   I: zap the entry (or set dead); smp_mb(); read each CPU's slot
  *
  * This is the store-buffering pattern with a full barrier on both sides:

@@ -27,55 +27,6 @@ static unsigned long odp_hmm_flags(unsigned int flags)
 	return HMM_PFN_REQ_FAULT;
 }
 
-/*
- * Enter what the walk found; caller holds umem->lock and checked that no
- * invalidation ran since the walk.  The xarray may need nodes: those that
- * GFP_NOWAIT cannot give are allocated with reclaim, which must not happen
- * under umem->lock (the notifier takes it).  So the lock is dropped for
- * each, and retaken; an invalidation may have run meanwhile, and then the
- * walk is stale: return -EAGAIN with the lock dropped, and the caller walks
- * again.  (What was entered before stays: it was valid when entered, and
- * the invalidation dropped what of it was in its range.)  Otherwise return 0
- * with the lock held, or an error with it dropped.  Charged to the active
- * memcg (the xarray is XA_FLAGS_ACCOUNT).
- */
-static int odp_umem_install(struct odp_umem *umem, const struct hmm_range *range,
-			    struct xa_state *xas, unsigned long *pages)
-{
-	unsigned long pos = 0, installed = 0;
-	int ret;
-
-	*pages = 0;
-	for (;;) {
-		ret = odp_pt_install(umem, range, xas, &pos, &installed);
-		if (ret != -ENOMEM)
-			break;
-		mutex_unlock(&umem->lock);
-		if (!odp_pt_nomem(umem, xas))
-			return -ENOMEM;
-		mutex_lock(&umem->lock);
-		if (umem->dead) {
-			mutex_unlock(&umem->lock);
-			return -EINVAL;
-		}
-		if (mmu_interval_read_retry(&umem->notifier,
-					    range->notifier_seq)) {
-			mutex_unlock(&umem->lock);
-			return -EAGAIN;
-		}
-	}
-	if (ret) {
-		mutex_unlock(&umem->lock);
-		return ret;
-	}
-	if (installed) {
-		odp_umem_inc(umem, ODP_UMEM_STAT_FAULTS);
-		odp_umem_count(umem, ODP_UMEM_STAT_PAGES_FAULTED, installed);
-	}
-	*pages = installed;
-	return 0;
-}
-
 /* Fault one batch [start, end) of at most ODP_FAULT_BATCH_PAGES pages. */
 static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 				unsigned long end, unsigned int flags,
@@ -88,7 +39,6 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 		.hmm_pfns	= pfns,
 		.default_flags	= odp_hmm_flags(flags),
 	};
-	XA_STATE(xas, &umem->pt, 0);
 	unsigned long timeout, pages = 0;
 	struct mem_cgroup *old_memcg;
 	unsigned int retries = 0, undone = 0;
@@ -117,6 +67,17 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 
 		odp_retry_hook_maybe(ODP_HOOK_FAULT);
 
+		/*
+		 * The table's blocks, allocated with reclaim before the lock
+		 * that the notifier takes.  The cache is the umem's memory,
+		 * whoever faults.
+		 */
+		old_memcg = set_active_memcg(umem->memcg);
+		ret = odp_pt_prepare(umem, &range);
+		set_active_memcg(old_memcg);
+		if (ret)
+			break;
+
 		mutex_lock(&umem->lock);
 		if (umem->dead) {
 			mutex_unlock(&umem->lock);
@@ -125,24 +86,22 @@ static int odp_umem_fault_batch(struct odp_umem *umem, unsigned long start,
 		}
 		if (!mmu_interval_read_retry(&umem->notifier,
 					     range.notifier_seq)) {
-			/* The cache is the umem's memory, whoever faults. */
-			old_memcg = set_active_memcg(umem->memcg);
-			ret = odp_umem_install(umem, &range, &xas, &pages);
-			set_active_memcg(old_memcg);
-			if (!ret)
-				mutex_unlock(&umem->lock);
-			if (ret != -EAGAIN)
-				break;
-		} else {
+			pages = odp_pt_install(umem, &range);
 			mutex_unlock(&umem->lock);
+			if (pages) {
+				odp_umem_inc(umem, ODP_UMEM_STAT_FAULTS);
+				odp_umem_count(umem, ODP_UMEM_STAT_PAGES_FAULTED,
+					       pages);
+			}
+			break;
 		}
+		mutex_unlock(&umem->lock);
 		odp_umem_inc(umem, ODP_UMEM_STAT_RETRIES);
 		trace_odp_retry(umem, start, end, range.notifier_seq,
 				READ_ONCE(umem->notifier.invalidate_seq));
 		retries++;
 		undone++;
 	}
-	odp_pt_done(&xas);
 	trace_odp_fault(umem, start, end, flags, pages, retries, ret);
 	return ret;
 }

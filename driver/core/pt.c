@@ -2,26 +2,54 @@
 /*
  * odp_core: the device page table of a umem.
  *
- * An xarray indexed by page number from umem->pt_base (odp_pt_index()).
- * pt_base is the umem's start aligned down to PUD_SIZE, so a huge page's
- * block of indices is aligned as its address is, and the indices stay
- * small: a 1 GiB umem needs three levels of xarray nodes where a user
- * address's own page number (35 bits) needs six, on every lookup.  A page the
- * CPU maps with a huge mapping (a PMD-mapped THP, a hugetlb page) is ONE
- * multi-index entry of that order, not 512 entries: faulting, looking up
- * and dropping it costs one xarray operation.  An entry points at the
- * first page of its block, tagged ODP_PTE_WRITE when the device may write.
+ * Two levels, like the CPU's last two.  umem->pt, an xarray indexed by
+ * PMD-sized block from umem->pt_base (the umem's start aligned down to
+ * PMD_SIZE), holds a block of ODP_PT_BLOCK_PAGES entries for every block
+ * that was ever faulted; an entry is a pfn and its permission.  A
+ * page the CPU maps with a PMD (a THP, a 2 MiB hugetlb page) is ONE entry,
+ * the first of its block, marked ODP_PTE_HUGE: faulting, looking it up and
+ * dropping it is one store or load.  Its pfn is also its first page's, so
+ * a reader that takes it for that page's 4 KiB entry is right too.  A
+ * bigger mapping (a 1 GiB hugetlb page) is one such entry in each of its
+ * blocks.
  *
- * The table changes only under odp_umem.lock, which the notifier takes:
- * nothing here allocates with reclaim under it.  An xarray node that cannot
- * be had with GFP_NOWAIT is allocated by odp_pt_nomem() with the lock
- * dropped, and the caller revalidates (fault.c).
+ * A block is allocated before the fault takes odp_umem.lock
+ * (odp_pt_prepare(): GFP_KERNEL, charged to the umem's memcg) and stays
+ * until the umem is freed.  So an invalidation only clears entries: it
+ * neither frees nor allocates, and nothing that a lookup without the lock
+ * reads is ever freed under it.  The price is a block (a page) for each
+ * 2 MiB of the umem that was ever device-mapped, 0.2% of it, which a flat
+ * per-page array would cost for all of the umem.
+ *
+ * Entries change only under odp_umem.lock.  An entry goes in with a store
+ * release, as rcu_assign_pointer() would publish it, so that whoever finds
+ * it (READ_ONCE() and the address dependency) sees the page as the walk
+ * did; it goes out with WRITE_ONCE(), and access.c says how an
+ * invalidation knows that no lookup still uses it.  Blocks are added with
+ * xa_cmpxchg() without odp_umem.lock, and never removed before
+ * odp_pt_free().
  */
 #include <linux/hmm.h>
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <linux/xarray.h>
 
 #include "umem.h"
+
+/*
+ * An entry (unsigned long): 0 when the device may not touch the page; else
+ * the page's pfn above ODP_PTE_PFN_SHIFT, ODP_PTE_PRESENT, ODP_PTE_WRITE
+ * when the device may write, and ODP_PTE_HUGE in a block's first entry when
+ * it maps the whole block.
+ */
+#define ODP_PTE_PRESENT		BIT(0)
+#define ODP_PTE_WRITE		BIT(1)
+#define ODP_PTE_HUGE		BIT(2)
+#define ODP_PTE_PFN_SHIFT	3
+
+#define ODP_PT_BLOCK_SHIFT	(PMD_SHIFT - PAGE_SHIFT)
+#define ODP_PT_BLOCK_PAGES	BIT(ODP_PT_BLOCK_SHIFT)
+#define ODP_PT_BLOCK_MASK	(ODP_PT_BLOCK_PAGES - 1)
 
 static unsigned long odp_pt_index(const struct odp_umem *umem,
 				  unsigned long addr)
@@ -29,154 +57,199 @@ static unsigned long odp_pt_index(const struct odp_umem *umem,
 	return (addr - umem->pt_base) >> PAGE_SHIFT;
 }
 
-/*
- * Pages present in [index, last], each entry counted at its order.
- * @blockable: may reschedule every ODP_ZAP_BATCH entries (the walk over a
- * multi-GB umem that a zap counts first would otherwise hold the CPU).
- */
-static unsigned long odp_pt_count(struct odp_umem *umem, unsigned long index,
-				  unsigned long last, bool blockable)
+static unsigned long *odp_pt_block(struct odp_umem *umem, unsigned long index)
 {
-	XA_STATE(xas, &umem->pt, index);
-	unsigned long n = 0, entries = 0;
-	void *entry;
+	return xa_load(&umem->pt, index >> ODP_PT_BLOCK_SHIFT);
+}
 
-	rcu_read_lock();
-	xas_for_each(&xas, entry, last) {
-		n += 1UL << xas_get_order(&xas);
-		if (blockable && !(++entries % ODP_ZAP_BATCH)) {
-			xas_pause(&xas);
-			rcu_read_unlock();
-			cond_resched();
-			rcu_read_lock();
+static bool odp_pte_usable(unsigned long pte, bool write)
+{
+	return pte & ODP_PTE_PRESENT && (!write || pte & ODP_PTE_WRITE);
+}
+
+static struct page *odp_pte_page(unsigned long pte, unsigned long offset)
+{
+	return pfn_to_page((pte >> ODP_PTE_PFN_SHIFT) + offset);
+}
+
+/* Is this hmm_pfns[] value a page the device may map? */
+static bool odp_hmm_pfn_valid(unsigned long hpfn)
+{
+	return (hpfn & HMM_PFN_VALID) && !(hpfn & HMM_PFN_ERROR);
+}
+
+/* Add block @b to pt unless it is there.  Return: 0 or -ENOMEM. */
+static int odp_pt_add_block(struct odp_umem *umem, unsigned long b)
+{
+	unsigned long *block;
+	void *old;
+
+	if (xa_load(&umem->pt, b))
+		return 0;
+	block = kcalloc(ODP_PT_BLOCK_PAGES, sizeof(*block), GFP_KERNEL_ACCOUNT);
+	if (!block)
+		return -ENOMEM;
+	/* Another fault's may have come in meanwhile: then keep that one. */
+	old = xa_cmpxchg(&umem->pt, b, NULL, block, GFP_KERNEL_ACCOUNT);
+	if (old)
+		kfree(block);
+	return xa_is_err(old) ? xa_err(old) : 0;
+}
+
+/**
+ * odp_pt_prepare - allocate the blocks that what @range found goes into
+ * @umem: the umem; the caller holds no lock: this allocates with reclaim,
+ *	charged to the active memcg (fault.c makes that the umem's)
+ * @range: the walked range and its pfns
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int odp_pt_prepare(struct odp_umem *umem, const struct hmm_range *range)
+{
+	unsigned long first = odp_pt_index(umem, range->start);
+	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
+	unsigned long i = 0;
+	int ret;
+
+	lockdep_assert_not_held(&umem->lock);
+	while (i < npages) {
+		unsigned long b = (first + i) >> ODP_PT_BLOCK_SHIFT;
+		unsigned long next = min(npages, ((b + 1) << ODP_PT_BLOCK_SHIFT) -
+					 first);
+
+		while (i < next && !odp_hmm_pfn_valid(range->hmm_pfns[i]))
+			i++;
+		if (i < next) {
+			ret = odp_pt_add_block(umem, b);
+			if (ret)
+				return ret;
 		}
+		i = next;
 	}
-	rcu_read_unlock();
-	return n;
+	return 0;
 }
 
 /*
- * Store @entry over [index, index + 2^order) with @xas: whatever was there
- * (smaller entries, or a block this one is part of) goes, and the change in
- * pages present is added to *@delta.
- *
- * Nothing here allocates with reclaim: a node the xarray needs is taken from
- * @xas (one that odp_pt_nomem() got earlier) or tried with GFP_NOWAIT under
- * the xa_lock by the xarray itself.  Return: 0, or -ENOMEM when neither gave
- * one; @xas then holds that error for odp_pt_nomem().
+ * Clear @block's entries [lo, hi] (or take their write permission away);
+ * return the pages that changed.  A huge entry goes (or is protected)
+ * whole, whatever part of its block [lo, hi] covers.
  */
-static int odp_pt_store(struct odp_umem *umem, struct xa_state *xas,
-			unsigned long index, unsigned int order, void *entry,
-			long *delta)
+static unsigned long odp_pt_zap_block(unsigned long *block, unsigned long lo,
+				      unsigned long hi, bool write_protect)
 {
-	unsigned long nr = 1UL << order;
-	unsigned int old_order;
-	unsigned long before;
-	void *old;
+	unsigned long huge = block[0];
+	unsigned long i, changed = 0;
 
-	/* A bigger block around this index is dropped whole first. */
-	old = xa_load(&umem->pt, index);
-	old_order = old ? xa_get_order(&umem->pt, index) : 0;
-	if (old_order > order) {
-		XA_STATE_ORDER(big, &umem->pt, index & ~((1UL << old_order) - 1),
-			       old_order);
-
-		/* Storing NULL allocates nothing and cannot fail. */
-		xas_lock(&big);
-		xas_store(&big, NULL);
-		xas_unlock(&big);
-		*delta -= 1L << old_order;
-		before = 0;
-	} else if (!order) {
-		/* One page: what was there is the entry just looked up. */
-		before = old ? 1 : 0;
-	} else {
-		before = odp_pt_count(umem, index, index + nr - 1, false);
+	if (huge & ODP_PTE_HUGE) {
+		if (!write_protect) {
+			WRITE_ONCE(block[0], 0);
+			return ODP_PT_BLOCK_PAGES;
+		}
+		if (!(huge & ODP_PTE_WRITE))
+			return 0;
+		WRITE_ONCE(block[0], huge & ~ODP_PTE_WRITE);
+		return ODP_PT_BLOCK_PAGES;
 	}
+	for (i = lo; i <= hi; i++) {
+		unsigned long pte = block[i];
 
-	xas_set_order(xas, index, order);
-	xas_lock(xas);
-	xas_store(xas, entry);
-	xas_unlock(xas);
-	if (xas_error(xas))
-		return xas_error(xas);
-	*delta += nr - before;
-	return 0;
+		if (!pte || (write_protect && !(pte & ODP_PTE_WRITE)))
+			continue;
+		WRITE_ONCE(block[i], write_protect ? pte & ~ODP_PTE_WRITE : 0);
+		changed++;
+	}
+	return changed;
+}
+
+/* Make @pte @block's huge entry; return the change in pages present. */
+static long odp_pt_set_huge(unsigned long *block, unsigned long pte)
+{
+	long before = 0;
+	unsigned long i;
+
+	if (block[0] & ODP_PTE_HUGE) {
+		before = ODP_PT_BLOCK_PAGES;
+	} else {
+		/* The 4 KiB entries go first: a reader then finds none. */
+		for (i = 1; i < ODP_PT_BLOCK_PAGES; i++) {
+			if (block[i]) {
+				WRITE_ONCE(block[i], 0);
+				before++;
+			}
+		}
+		before += !!block[0];
+	}
+	/* Published: a lookup that finds it sees the page (see the top). */
+	smp_store_release(&block[0], pte | ODP_PTE_HUGE);
+	return ODP_PT_BLOCK_PAGES - before;
+}
+
+/* Make @pte entry @i of @block; return the change in pages present. */
+static long odp_pt_set(unsigned long *block, unsigned long i, unsigned long pte)
+{
+	long delta = 1;
+
+	/* The huge entry goes whole: the cache may always hold less. */
+	if (block[0] & ODP_PTE_HUGE) {
+		WRITE_ONCE(block[0], 0);
+		delta -= ODP_PT_BLOCK_PAGES;
+	}
+	if (block[i])
+		delta--;
+	/* Published: a lookup that finds it sees the page (see the top). */
+	smp_store_release(&block[i], pte);
+	return delta;
 }
 
 /**
  * odp_pt_install - enter what hmm_range_fault() found for @range
- * @umem: the umem; caller holds umem->lock and checked read_retry
+ * @umem: the umem; caller holds umem->lock and checked read_retry, and
+ *	odp_pt_prepare()d @range after the walk
  * @range: the walked range and its pfns
- * @xas: the caller's xa_state on umem->pt, kept across calls: it carries
- *	the node odp_pt_nomem() allocated
- * @pos: pages of @range already entered; advanced as entries go in
- * @installed: increased by the number of pages entered
  *
- * Return: 0 once all of @range is entered, or -ENOMEM when the xarray needs
- * a node that cannot be had without reclaim: the caller drops umem->lock,
- * calls odp_pt_nomem(), and, if no invalidation ran meanwhile, calls again
- * to go on from *@pos.  The gauge of present pages is kept either way.
+ * A PMD-mapped page (or part of a bigger mapping) whose whole block the walk
+ * covers becomes one huge entry; every other page its own.  The gauge of
+ * present pages is kept.  Return: the pages entered.
  */
-int odp_pt_install(struct odp_umem *umem, const struct hmm_range *range,
-		   struct xa_state *xas, unsigned long *pos,
-		   unsigned long *installed)
+unsigned long odp_pt_install(struct odp_umem *umem,
+			     const struct hmm_range *range)
 {
 	unsigned long first = odp_pt_index(umem, range->start);
 	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
-	unsigned long i = *pos;
+	unsigned long i = 0, installed = 0;
 	long added = 0;
-	int ret = 0;
 
 	lockdep_assert_held(&umem->lock);
 	while (i < npages) {
-		unsigned long pfn = range->hmm_pfns[i];
-		unsigned int order = 0, map_order;
-		void *entry;
+		unsigned long hpfn = range->hmm_pfns[i], index = first + i;
+		unsigned long *block, pte;
 
-		if (!(pfn & HMM_PFN_VALID) || (pfn & HMM_PFN_ERROR)) {
+		if (!odp_hmm_pfn_valid(hpfn)) {
 			i++;
 			continue;
 		}
-		/* A whole aligned huge block inside the walk: one entry. */
-		map_order = hmm_pfn_to_map_order(pfn);
-		if (map_order && !((first + i) & ((1UL << map_order) - 1)) &&
-		    i + (1UL << map_order) <= npages)
-			order = map_order;
-		entry = xa_tag_pointer(hmm_pfn_to_page(pfn),
-				       pfn & HMM_PFN_WRITE ? ODP_PTE_WRITE : 0);
-		ret = odp_pt_store(umem, xas, first + i, order, entry, &added);
-		if (ret)
+		/* Blocks are never removed before odp_pt_free(). */
+		block = odp_pt_block(umem, index);
+		if (WARN_ON_ONCE(!block))
 			break;
-		*installed += 1UL << order;
-		i += 1UL << order;
+		pte = page_to_pfn(hmm_pfn_to_page(hpfn)) << ODP_PTE_PFN_SHIFT |
+		      ODP_PTE_PRESENT;
+		if (hpfn & HMM_PFN_WRITE)
+			pte |= ODP_PTE_WRITE;
+		if (hmm_pfn_to_map_order(hpfn) >= ODP_PT_BLOCK_SHIFT &&
+		    !(index & ODP_PT_BLOCK_MASK) &&
+		    i + ODP_PT_BLOCK_PAGES <= npages) {
+			added += odp_pt_set_huge(block, pte);
+			i += ODP_PT_BLOCK_PAGES;
+			installed += ODP_PT_BLOCK_PAGES;
+		} else {
+			added += odp_pt_set(block, index & ODP_PT_BLOCK_MASK, pte);
+			i++;
+			installed++;
+		}
 	}
-	*pos = i;
 	odp_umem_count(umem, ODP_UMEM_STAT_PAGES_MAPPED, added);
-	return ret;
-}
-
-/**
- * odp_pt_nomem - get the node a failed odp_pt_install() needs, with reclaim
- * @umem: the umem; caller holds neither umem->lock nor any other lock
- * @xas: the xa_state odp_pt_install() failed with
- *
- * Charged like every node of the table (XA_FLAGS_ACCOUNT) to the active
- * memory cgroup: the fault makes that the umem's.  Return: true if the
- * caller may try again.
- */
-bool odp_pt_nomem(struct odp_umem *umem, struct xa_state *xas)
-{
-	lockdep_assert_not_held(&umem->lock);
-	return xas_nomem(xas, GFP_KERNEL);
-}
-
-/* Free the node @xas may still hold (any state, no lock needed). */
-void odp_pt_done(struct xa_state *xas)
-{
-	/* xas_nomem() frees what it holds when no -ENOMEM is pending. */
-	xas_set(xas, 0);
-	xas_nomem(xas, 0);
+	return installed;
 }
 
 /**
@@ -197,116 +270,29 @@ unsigned long odp_pt_lookup(struct odp_umem *umem, unsigned long start,
 {
 	unsigned long index = odp_pt_index(umem, start), i = 0;
 
-	rcu_read_lock();
 	while (i < npages) {
-		XA_STATE(xas, &umem->pt, index + i);
-		unsigned long nr, off;
-		struct page *base;
-		void *entry;
+		unsigned long off = (index + i) & ODP_PT_BLOCK_MASK;
+		unsigned long *block = odp_pt_block(umem, index + i);
+		unsigned long pte;
 
-		entry = xas_load(&xas);
-		if (!entry || (write && xa_pointer_tag(entry) != ODP_PTE_WRITE))
+		if (!block)
 			break;
-		nr = 1UL << xas_get_order(&xas);
-		base = xa_untag_pointer(entry);
-		for (off = (index + i) & (nr - 1); off < nr && i < npages; off++)
-			pages[i++] = nth_page(base, off);
+		pte = READ_ONCE(block[0]);
+		if (pte & ODP_PTE_HUGE) {
+			if (!odp_pte_usable(pte, write))
+				break;
+			for (; off < ODP_PT_BLOCK_PAGES && i < npages; off++)
+				pages[i++] = odp_pte_page(pte, off);
+			continue;
+		}
+		for (; off < ODP_PT_BLOCK_PAGES && i < npages; off++) {
+			pte = READ_ONCE(block[off]);
+			if (!odp_pte_usable(pte, write))
+				return i;
+			pages[i++] = odp_pte_page(pte, 0);
+		}
 	}
-	rcu_read_unlock();
 	return i;
-}
-
-/*
- * The order of the block to drop at @index, at most @last: as big as the
- * alignment of @index and the room up to @last allow, but no bigger than
- * ODP_ZAP_BATCH pages unless the entry there (@order) is.
- */
-static unsigned int odp_pt_block_order(unsigned long index, unsigned long last,
-				       unsigned int order)
-{
-	unsigned int fit = ilog2(last - index + 1);
-	unsigned int align = index ? __ffs(index) : BITS_PER_LONG - 1;
-
-	return max(min3(fit, align, (unsigned int)ilog2(ODP_ZAP_BATCH)), order);
-}
-
-/*
- * Erase every entry that [index, last] touches, under one xa_lock: from
- * each entry found on, one store of NULL over the biggest aligned block
- * that fits, which takes out whole leaf nodes (64 entries) or subtrees
- * with a single slot store.  A block never cuts an entry: entries are
- * aligned to their size, so an entry smaller than a block that touches it
- * lies inside the block, and a block starts at an entry's first index (the
- * entry found, aligned down: one that crosses @index is taken from its
- * start) and is at least as big as that entry (one that crosses @last is
- * taken whole, and nothing beyond it).  Nothing outside [index, last] but
- * such crossing entries goes: a block bigger than its entry fits before
- * @last.
- */
-static void odp_pt_erase(struct odp_umem *umem, unsigned long index,
-			 unsigned long last, bool blockable)
-{
-	XA_STATE(xas, &umem->pt, index);
-	unsigned long covered = 0;
-
-	xas_lock(&xas);
-	while (index <= last) {
-		unsigned int order;
-		void *entry;
-
-		/* Order 0 again: a walk stops at the level of the order. */
-		xas_set_order(&xas, index, 0);
-		entry = xas_find(&xas, last);
-		if (!entry)
-			break;
-		order = xas_get_order(&xas);
-		index = xas.xa_index & ~((1UL << order) - 1);
-		order = odp_pt_block_order(index, last, order);
-		xas_set_order(&xas, index, order);
-		/* Storing NULL allocates nothing and cannot fail. */
-		xas_store(&xas, NULL);
-		index += 1UL << order;
-		covered += 1UL << order;
-		/* Unmapping gigabytes: let others run (umem->lock stays). */
-		if (blockable && covered >= ODP_ZAP_BATCH) {
-			covered = 0;
-			xas_unlock(&xas);
-			cond_resched();
-			xas_lock(&xas);
-		}
-	}
-	xas_unlock(&xas);
-}
-
-/*
- * Take write permission from every entry of [index, last], in one walk
- * under xa_lock: each writable entry is replaced by the same page untagged
- * (a multi-index entry in its one canonical slot, its siblings point
- * there).  Return: pages protected.
- */
-static unsigned long odp_pt_protect(struct odp_umem *umem, unsigned long index,
-				    unsigned long last, bool blockable)
-{
-	XA_STATE(xas, &umem->pt, index);
-	unsigned long changed = 0, entries = 0;
-	void *entry;
-
-	xas_lock(&xas);
-	xas_for_each(&xas, entry, last) {
-		if (xa_pointer_tag(entry) == ODP_PTE_WRITE) {
-			/* The slot exists: nothing to allocate, cannot fail. */
-			xas_store(&xas, xa_untag_pointer(entry));
-			changed += 1UL << xas_get_order(&xas);
-		}
-		if (blockable && !(++entries % ODP_ZAP_BATCH)) {
-			xas_pause(&xas);
-			xas_unlock(&xas);
-			cond_resched();
-			xas_lock(&xas);
-		}
-	}
-	xas_unlock(&xas);
-	return changed;
 }
 
 /**
@@ -318,40 +304,58 @@ static unsigned long odp_pt_protect(struct odp_umem *umem, unsigned long index,
  * @blockable: may reschedule every ODP_ZAP_BATCH pages
  *
  * A huge entry that [start, end) only partly covers goes (or is protected)
- * whole: the cache may always hold less.  Dropping first counts what is
- * present with one walk under RCU (the table changes only under
- * umem->lock, which the caller holds, so the count is exact; for the whole
- * umem the PAGES_MAPPED gauge is that count), and does nothing more when
- * that is 0; then erases by aligned blocks (odp_pt_erase()).  Return:
- * pages changed.
+ * whole: the cache may always hold less.  Only blocks that exist are
+ * visited, and a zap of the whole umem with nothing present (its gauge)
+ * visits none.  Return: pages changed.
  */
 unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 			 unsigned long end, bool write_protect, bool blockable)
 {
 	unsigned long index = odp_pt_index(umem, start);
 	unsigned long last = odp_pt_index(umem, end) - 1;
-	unsigned long changed;
+	XA_STATE(xas, &umem->pt, index >> ODP_PT_BLOCK_SHIFT);
+	unsigned long changed = 0, covered = 0;
+	unsigned long *block;
 
 	lockdep_assert_held(&umem->lock);
-	if (write_protect) {
-		changed = odp_pt_protect(umem, index, last, blockable);
-		odp_umem_count(umem, ODP_UMEM_STAT_PAGES_INVALIDATED, changed);
-		return changed;
-	}
+	if (!write_protect && start <= umem->start && end >= umem->end &&
+	    !atomic64_read(&umem->stats[ODP_UMEM_STAT_PAGES_MAPPED]))
+		return 0;
 
-	/*
-	 * All of the umem (munmap of a whole registered buffer, its
-	 * deregistration): the gauge of present pages is exact under
-	 * umem->lock, which every change of pt holds, so no walk counts them.
-	 */
-	if (start <= umem->start && end >= umem->end)
-		changed = atomic64_read(&umem->stats[ODP_UMEM_STAT_PAGES_MAPPED]);
-	else
-		changed = odp_pt_count(umem, index, last, blockable);
+	rcu_read_lock();
+	xas_for_each(&xas, block, last >> ODP_PT_BLOCK_SHIFT) {
+		unsigned long b0 = xas.xa_index << ODP_PT_BLOCK_SHIFT;
+		unsigned long lo = max(index, b0) - b0;
+		unsigned long hi = min(last, b0 + ODP_PT_BLOCK_MASK) - b0;
+
+		changed += odp_pt_zap_block(block, lo, hi, write_protect);
+		covered += hi - lo + 1;
+		/* Unmapping gigabytes: let others run (umem->lock stays). */
+		if (blockable && covered >= ODP_ZAP_BATCH) {
+			covered = 0;
+			xas_pause(&xas);
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+		}
+	}
+	rcu_read_unlock();
+
 	if (!changed)
 		return 0;
-	odp_pt_erase(umem, index, last, blockable);
 	odp_umem_count(umem, ODP_UMEM_STAT_PAGES_INVALIDATED, changed);
-	odp_umem_count(umem, ODP_UMEM_STAT_PAGES_MAPPED, -(s64)changed);
+	if (!write_protect)
+		odp_umem_count(umem, ODP_UMEM_STAT_PAGES_MAPPED, -(s64)changed);
 	return changed;
+}
+
+/* Free every block of a umem nobody touches any more (odp_umem_free()). */
+void odp_pt_free(struct odp_umem *umem)
+{
+	unsigned long b;
+	unsigned long *block;
+
+	xa_for_each(&umem->pt, b, block)
+		kfree(block);
+	xa_destroy(&umem->pt);
 }

@@ -55,10 +55,10 @@ struct odp_umem *odp_umem_create(struct mm_struct *mm, unsigned long start,
 	umem->id = odp_umem_next_id();
 	umem->start = start;
 	umem->end = end;
-	umem->pt_base = ALIGN_DOWN(start, PUD_SIZE);
+	umem->pt_base = ALIGN_DOWN(start, PMD_SIZE);
 	umem->sums = sums;
 	mutex_init(&umem->lock);
-	/* Its nodes are charged to the active memcg (fault.c: the umem's). */
+	/* Charged to the active memcg (fault.c makes that the umem's). */
 	xa_init_flags(&umem->pt, XA_FLAGS_ACCOUNT);
 	spin_lock_init(&umem->inflight_lock);
 	INIT_LIST_HEAD(&umem->inflight);
@@ -120,7 +120,7 @@ void odp_umem_free(struct odp_umem *umem)
 		return;
 	}
 	mmu_interval_notifier_remove(&umem->notifier);
-	xa_destroy(&umem->pt);
+	odp_pt_free(umem);
 	/* Killed: no access counts any more. */
 	free_percpu(umem->access_counts);
 	mem_cgroup_put(umem->memcg);

@@ -3,14 +3,14 @@
  * odp_core internals: the umem and its locking rules.
  *
  * Lock order, outermost first:
- *   mmap_lock (read) -> odp_umem.lock -> odp_umem.pt's xa_lock
- *                                    -> odp_umem.inflight_lock
- * A device access takes only inflight_lock (and RCU for the lookup), or on
- * its fast path no lock at all (its CPU's access slot, access.c).
+ *   mmap_lock (read) -> odp_umem.lock -> odp_umem.inflight_lock
+ * odp_umem.pt's xa_lock is taken under neither (pt.c adds blocks before the
+ * fault takes odp_umem.lock).  A device access takes only inflight_lock, or
+ * on its fast path no lock at all (its CPU's access slot, access.c).
  * odp_umem.lock is taken inside mmu notifier invalidation, so nothing may
  * allocate memory with reclaim (GFP_KERNEL) while holding it: the fault
- * drops it to allocate translation-table nodes (pt.c odp_pt_nomem()) and
- * checks the notifier sequence again after retaking it.
+ * allocates the table's blocks before it takes the lock
+ * (pt.c odp_pt_prepare()).
  */
 #ifndef ODP_CORE_UMEM_H
 #define ODP_CORE_UMEM_H
@@ -29,15 +29,15 @@
 
 /*
  * The device page table ("pt", pt.c) maps each page of [start, end) that
- * the device may touch to the struct page the CPU page table had when the
- * entry was faulted, tagged ODP_PTE_WRITE when the device may write it; a
- * huge mapping is one entry of its order.
+ * the device may touch to the page the CPU page table had when the entry
+ * was faulted, with write permission or without; a PMD-mapped page is one
+ * entry.
  *
  * Invariant: an entry is present in pt only between a fault that saw no
  * invalidation (mmu_interval_read_retry() false under lock) and the next
- * invalidation of its page, which erases it under lock.  The device reads or
- * writes a page only through an entry it looked up (under RCU, without the
- * lock) after putting an odp_inflight covering the page on inflight (or
+ * invalidation of its page, which clears it under lock.  The device reads or
+ * writes a page only through an entry it looked up (without the lock)
+ * after putting an odp_inflight covering the page on inflight (or
  * its CPU's access slot on the fast path), and only until it takes that
  * off; the invalidation checks inflight and the slots after its zap and
  * waits for such accesses before it returns (access.c argues the order).
@@ -51,7 +51,7 @@ struct odp_umem {
 	struct mem_cgroup	*memcg;		/* charged for pt; constant */
 	unsigned long		start;		/* page-aligned; constant */
 	unsigned long		end;
-	/* Index 0 of pt: start aligned down to PUD_SIZE (pt.c); constant. */
+	/* Where pt's first block starts: start aligned down to PMD_SIZE. */
 	unsigned long		pt_base;
 
 	/*
@@ -59,11 +59,12 @@ struct odp_umem {
 	 * dead and the check of the notifier sequence
 	 * (mmu_interval_read_retry()).  Taken in the notifier callback: no
 	 * GFP_KERNEL allocation under it.  Device accesses do not take it:
-	 * they read pt under RCU and dead with READ_ONCE(), after putting
+	 * they read pt's entries and dead with READ_ONCE(), after putting
 	 * themselves on inflight (access.c).
 	 */
 	struct mutex		lock;
-	struct xarray		pt;		/* pt.c: page index -> tagged page */
+	/* pt.c: block index -> block of entries; blocks are only added. */
+	struct xarray		pt;
 	/* Set by odp_umem_kill(): no entry is installed, no access begins. */
 	bool			dead;
 
@@ -112,14 +113,7 @@ struct odp_umem {
 #define ODP_IMPLICIT_SHIFT	PMD_SHIFT
 #define ODP_IMPLICIT_CHUNK	BIT(ODP_IMPLICIT_SHIFT)
 
-/* Tag of a pt entry (xa_tag_pointer()): 0 read-only, ODP_PTE_WRITE writable. */
-#define ODP_PTE_WRITE		1UL
-
-/*
- * A blockable zap may reschedule after counting this many entries, after
- * erasing this many pages (in aligned blocks of at most this many, unless
- * an entry is bigger: pt.c), or after write-protecting this many entries.
- */
+/* A blockable zap may reschedule after each this many pages (pt.c). */
 #define ODP_ZAP_BATCH		1024
 
 /* Ids of umems, for the tracepoints (odp_trace.h). */
@@ -177,16 +171,15 @@ void odp_umem_zap_all(struct odp_umem *umem);
 
 /* pt.c: the device page table (pt), under odp_umem.lock */
 struct hmm_range;
-int odp_pt_install(struct odp_umem *umem, const struct hmm_range *range,
-		   struct xa_state *xas, unsigned long *pos,
-		   unsigned long *installed);
-bool odp_pt_nomem(struct odp_umem *umem, struct xa_state *xas);
-void odp_pt_done(struct xa_state *xas);
+int odp_pt_prepare(struct odp_umem *umem, const struct hmm_range *range);
+unsigned long odp_pt_install(struct odp_umem *umem,
+			     const struct hmm_range *range);
 unsigned long odp_pt_lookup(struct odp_umem *umem, unsigned long start,
 			    unsigned long npages, bool write,
 			    struct page **pages);
 unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 			 unsigned long end, bool write_protect, bool blockable);
+void odp_pt_free(struct odp_umem *umem);
 
 /* implicit.c */
 int odp_implicit_copy(struct odp_umem *parent, u64 va, void *buf, size_t len,

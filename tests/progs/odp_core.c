@@ -18,7 +18,7 @@
  *                 "arm_fast": it spins in its CPU's access slot): the
  *                 invalidation waits, the read returns the data from before.
  * zap_shape       MADV_DONTNEED of 3001 of 5000 faulted 4 KiB pages, from an
- *                 odd page on, across the table's 64- and 4096-page blocks:
+ *                 odd page on, across the table's 512-page blocks:
  *                 exactly those entries go, the neighbours stay (read without
  *                 a fault); clear_refs soft-dirty then write-protects only
  *                 the writable entries and keeps every entry for reads.
