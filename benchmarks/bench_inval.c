@@ -2,15 +2,22 @@
 /*
  * bench_inval: what registration adds to the CPU's own unmapping.
  *
- * munmap() or madvise(MADV_DONTNEED) of S resident pages, in three states:
+ * munmap() or madvise(MADV_DONTNEED) of S resident pages, in four states:
  *   plain       not registered                               (the baseline)
  *   registered  inside an ODP MR, no page device-mapped      (notifier only)
  *   mapped      inside an ODP MR, every page device-mapped   (the subject)
- * Preparing the range (mmap, one store per page, registration, synchronous
- * prefetch) is not timed; only the munmap()/madvise() call is.  Small ranges
+ *   bare        not registered, and no preparation at all    (for reference)
+ * Plain, registered and mapped make the same calls before the timed one -
+ * two ODP registrations and a synchronous prefetch through the second, each
+ * over the range or over a second resident range of the same size - and
+ * differ only in what covers the range: plain: nothing (both MRs cover the
+ * other range); registered: the first MR; mapped: the second.  What those
+ * calls leave behind in the VM (caches, QEMU's TLB and translated code)
+ * then weighs the same on all three; bare shows how much that is.
+ * Preparing is not timed; only the munmap()/madvise() call is.  Small ranges
  * repeat the operation on `inner` separate ranges per sample, which reports
- * their median.  The states
- * are measured in a rotating order within each rep.
+ * their median.  The states are measured in a rotating order within each
+ * rep.
  *
  * Output (JSON Lines): per (kind, op, pages, state, rep) the mean time of
  * one operation, and for the mapped state the driver's count of
@@ -60,40 +67,71 @@ static struct {
 	.inner_pages	= 2048,
 };
 
-enum state { PLAIN, REGISTERED, MAPPED, NSTATES };
-static const char *const state_name[] = { "plain", "registered", "mapped" };
+enum state { PLAIN, REGISTERED, MAPPED, BARE, NSTATES };
+static const char *const state_name[] = { "plain", "registered", "mapped",
+					   "bare" };
 enum op { DONTNEED, MUNMAP, NOPS };
 static const char *const op_name[] = { "dontneed", "munmap" };
 
 static struct odp_context *ctx;
 static struct odp_pd *pd;
 
+static struct odp_mr *reg_odp(char *p, size_t len)
+{
+	struct odp_mr *mr = odp_reg_mr(pd, p, len, ODP_ACCESS_LOCAL_WRITE |
+				       ODP_ACCESS_ON_DEMAND);
+
+	if (!mr)
+		die("odp_reg_mr: %s", strerror(errno));
+	return mr;
+}
+
+static void prefetch(struct odp_mr *mr, char *p, size_t len)
+{
+	struct odp_sge sge = {
+		.addr = (uintptr_t)p, .length = (uint32_t)len, .lkey = mr->lkey,
+	};
+	int err = odp_advise_mr(pd, ODP_ADVISE_PREFETCH_WRITE,
+				ODP_ADVISE_FLAG_FLUSH, &sge, 1);
+
+	if (err)
+		die("odp_advise_mr: %s", strerror(err));
+}
+
+/*
+ * Add what @mr invalidated of @p to *@invalidated, check that nothing of it
+ * stays mapped, deregister it.
+ */
+static void dereg_counted(struct odp_mr *mr, enum op op, uint64_t *invalidated)
+{
+	uint64_t v[ODP_STAT_MAX] = { 0 };
+
+	if (odp_query_mr_stats(mr, v, ODP_STAT_MAX) < 0)
+		die("odp_query_mr_stats: %s", strerror(errno));
+	*invalidated += v[ODP_STAT_PAGES_INVALIDATED];
+	if (v[ODP_STAT_PAGES_MAPPED])
+		die("%llu pages still mapped after %s",
+		    (unsigned long long)v[ODP_STAT_PAGES_MAPPED], op_name[op]);
+	if (odp_dereg_mr(mr))
+		die("odp_dereg_mr: %s", strerror(errno));
+}
+
 /* One timed operation on a freshly prepared range; returns ns. */
 static double one(enum op op, enum state st, enum mem_kind kind, size_t len,
 		  uint64_t *invalidated)
 {
-	char *p = map_mem(len, kind);
-	struct odp_mr *mr = NULL;
+	char *p = map_mem(len, kind), *other = NULL;
+	struct odp_mr *mr[2] = { NULL, NULL };
 	double t0, t1;
 	int ret;
 
 	touch_pages(p, len);
-	if (st != PLAIN) {
-		mr = odp_reg_mr(pd, p, len, ODP_ACCESS_LOCAL_WRITE |
-				ODP_ACCESS_ON_DEMAND);
-		if (!mr)
-			die("odp_reg_mr: %s", strerror(errno));
-	}
-	if (st == MAPPED) {
-		struct odp_sge sge = {
-			.addr = (uintptr_t)p, .length = (uint32_t)len,
-			.lkey = mr->lkey,
-		};
-		int err = odp_advise_mr(pd, ODP_ADVISE_PREFETCH_WRITE,
-					ODP_ADVISE_FLAG_FLUSH, &sge, 1);
-
-		if (err)
-			die("odp_advise_mr: %s", strerror(err));
+	if (st != BARE) {
+		other = map_mem(len, kind);
+		touch_pages(other, len);
+		mr[0] = reg_odp(st == REGISTERED ? p : other, len);
+		mr[1] = reg_odp(st == MAPPED ? p : other, len);
+		prefetch(mr[1], st == MAPPED ? p : other, len);
 	}
 
 	t0 = now_ns();
@@ -102,19 +140,17 @@ static double one(enum op op, enum state st, enum mem_kind kind, size_t len,
 	if (ret)
 		die("%s: %s", op_name[op], strerror(errno));
 
-	if (mr) {
-		uint64_t v[ODP_STAT_MAX] = { 0 };
-
-		if (odp_query_mr_stats(mr, v, ODP_STAT_MAX) < 0)
-			die("odp_query_mr_stats: %s", strerror(errno));
-		*invalidated += v[ODP_STAT_PAGES_INVALIDATED];
-		if (v[ODP_STAT_PAGES_MAPPED])
-			die("%llu pages still mapped after %s",
-			    (unsigned long long)v[ODP_STAT_PAGES_MAPPED],
-			    op_name[op]);
-		if (odp_dereg_mr(mr))
+	for (int i = 0; i < 2; i++) {
+		if (!mr[i])
+			continue;
+		/* The MR over @p: what it invalidated counts. */
+		if (mr[i]->addr == p)
+			dereg_counted(mr[i], op, invalidated);
+		else if (odp_dereg_mr(mr[i]))
 			die("odp_dereg_mr: %s", strerror(errno));
 	}
+	if (other)
+		unmap_mem(other, len);
 	if (op != MUNMAP)
 		unmap_mem(p, len);
 	return t1 - t0;

@@ -411,6 +411,18 @@ def fault_section(doc):
     return lines
 
 
+PREP_TEXT = (
+    "Plain, registered and mapped make the same calls before the timed one - two ODP "
+    "registrations and a synchronous prefetch through the second, each over the range or "
+    "over a second resident range of the same size - and differ only in what covers the "
+    "range (plain: both MRs cover the other range). What those calls leave behind in the VM "
+    "(caches, QEMU's TLB and translated code) then weighs the same on all three; *bare* "
+    "(no MR, no preparation at all) shows how much: the last column. Before 2026-12-01 "
+    "plain was bare, and the other states' preparation counted as their overhead (in an "
+    "experiment that day with the callback reduced to `mmu_interval_set_seq()`, "
+    "`MADV_DONTNEED` of 16 pages *registered* was +18% over bare and +3% over plain).")
+
+
 def inval_section(doc):
     inv = doc.get("inval")
     if not inv:
@@ -421,21 +433,23 @@ def inval_section(doc):
         rows.append([r["kind"], r["op"], r["pages"], t_med(r["plain_ns"]),
                      t_med(r["registered_ns"]), t_med(r["mapped_ns"]),
                      pct(r["registered_over_plain"]), pct(r["mapped_over_plain"]),
-                     num(med(r["pages_invalidated"]), 0)])
+                     num(med(r["pages_invalidated"]), 0), pct(r.get("plain_over_bare"))])
     return [
         "## 3. Invalidation overhead",
         "",
         "`bench_inval`: `munmap()` or `madvise(MADV_DONTNEED)` of S resident pages: "
         "*plain* (not registered, the baseline), *registered* (inside an ODP MR, nothing "
         "device-mapped: the notifier alone), *mapped* (inside an ODP MR, every page "
-        "device-mapped by a synchronous prefetch: the subject). Only the call is timed; "
+        "device-mapped by a synchronous prefetch: the subject). " + PREP_TEXT + " Only the "
+        "call is timed; "
         f"small ranges repeat it on separate ranges (median of those). Repetitions: {p.get('--reps', 7)}, the "
-        "three states in rotating order within each. Extra = state / plain - 1, per "
+        "states in rotating order within each. Extra = state / plain - 1, per "
         "repetition.",
         "",
         table(["page size", "op", "S (pages)", "plain", "registered", "mapped",
-               "extra: registered", "extra: mapped", "pages invalidated (driver)"], rows,
-              ["---", "---", "--:", "--:", "--:", "--:", "--:", "--:", "--:"]),
+               "extra: registered", "extra: mapped", "pages invalidated (driver)",
+               "plain / bare - 1"], rows,
+              ["---", "---", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:"]),
         "",
     ]
 
@@ -820,19 +834,22 @@ def verbs_section(doc, up):
         rows.append([f"{k[1]}, {k[2]} pages, {'THP' if k[0] == 'thp' else '4 KiB'}",
                      t_med(o.get("plain_ns")), pct(r), pct(o.get("registered_over_plain")),
                      pct(u.get("mapped_over_plain")), pct(u.get("registered_over_plain")),
+                     pct(o.get("plain_over_bare")),
                      yesno(r["median"] <= T_INVAL) if r else yesno(None)])
     lines += [
         "### Invalidation: `munmap` / `MADV_DONTNEED` of a device-mapped range",
         "",
         "`bench_verbs inval`: the call alone on touched memory, against the same on a "
         "never-registered range (*plain*); *mapped*: an ODP MR over it with every page "
-        "device-mapped by `advise_mr`; *registered*: the MR, nothing mapped. THP: 2 MiB "
+        "device-mapped by `advise_mr`; *registered*: the MR, nothing mapped. " + PREP_TEXT +
+        " THP: 2 MiB "
         "aligned, `MADV_HUGEPAGE`. Ranges under 2048 pages repeat the call on fresh ranges "
         "(2048 / pages times, at most 128) and take the median, per state and repetition. "
         f"Target on ours: mapped at most +{(T_INVAL - 1) * 100:.0f}%.",
         "",
         table(["case", "plain (time)", "ours mapped", "ours registered", "upstream mapped",
-               "upstream registered", f"ours <= +{(T_INVAL - 1) * 100:.0f}%"], rows),
+               "upstream registered", "ours plain / bare - 1",
+               f"ours <= +{(T_INVAL - 1) * 100:.0f}%"], rows),
         "",
     ]
     bad4k = [r for r in ours.get("inval", []) if r["kind"] == "4k" and r.get("mapped_over_plain")
@@ -844,11 +861,10 @@ def verbs_section(doc, up):
             f"512 pages or more; about {num(min(per), 0)}-{num(max(per), 0)} ns more per "
             "device-mapped page), while *registered* (nothing mapped) stays near the plain cost "
             "and THP stays within or near it: the cost is in dropping 4 KiB translations. "
-            "The ODP core's `odp_pt_zap()` (driver/core/pt.c) counts the range's entries with "
-            "one RCU walk, then erases them under one xarray lock by stores of NULL over "
-            "aligned blocks of up to 1024 pages; a THP is one multi-index entry. Upstream "
-            "clears a flat per-page array. Section 3 has the profile of the same zap "
-            "through odp.ko.",
+            "The ODP core's `odp_pt_zap()` (driver/core/pt.c) clears the entries of the "
+            "range's 2 MiB blocks, counting them as it goes, and frees nothing; a THP is one "
+            "entry. Upstream clears a flat per-page array. Section 3 has the profile of the "
+            "same zap through odp.ko.",
             "",
         ]
     lines += [
@@ -1245,12 +1261,11 @@ def notes_section(doc):
                       if r["pages"] >= 512) + ".",
             "",
             "What the callback does (`odp_umem_invalidate`, driver/core/invalidate.c): it "
-            "takes the umem mutex, sets the notifier sequence, counts the range's "
-            "translations with one RCU walk (for all of the umem it reads its gauge instead) "
-            "and, if there are any, erases them under one "
-            "xarray lock by stores of NULL over aligned blocks of up to 1024 pages (a whole "
-            "leaf node of 64 entries per slot store; `odp_pt_zap`, driver/core/pt.c), then "
-            "checks the CPUs' access slots and the in-flight list. A THP is one entry. "
+            "takes the umem mutex, sets the notifier sequence, clears the range's entries in "
+            "the blocks of 512 that exist (for all of the umem with nothing mapped, its gauge "
+            "says so and nothing is visited; blocks are never freed by an invalidation; "
+            "`odp_pt_zap`, driver/core/pt.c), then checks the CPUs' access slots and the "
+            "in-flight list. A THP is one entry. "
             "The *registered* column is the "
             "part that does not depend on what is mapped. " + inval_profile_text(prof),
             "",
@@ -1383,7 +1398,8 @@ def verbs_notes(doc):
              ": misses by this little are within what one run can tell apart. "
              if upr else ". ") +
             "What ODP still adds per packet, in the profile above: the core's lookup "
-            "(`odp_pt_lookup`, an xarray walk under RCU) and the fast path's full barrier, "
+            "(`odp_pt_lookup`: the xarray load of the page's 2 MiB block, then its entry) "
+            "and the fast path's full barrier, "
             "per-CPU counts and the call layers `rxe_odp_mr_copy()` -> "
             "`odp_umem_copy_ahead()`. What would close it: a per-CPU cache of the last "
             "translation (cleared by the invalidation's look at the slots, as the entry "
@@ -1393,18 +1409,21 @@ def verbs_notes(doc):
         ]
     inv = [r for r in v.get("inval", []) if r.get("mapped_over_plain")]
     badi = [r for r in inv if r["mapped_over_plain"]["median"] > T_INVAL]
+    upinv = {(r["kind"], r["op"], r["pages"]): r for r in upv.get("inval", [])}
     if badi:
         lines += [
             "**7. Invalidation through our rxe.** " + "; ".join(
                 f"{r['op']} of {r['pages']} pages ({r['kind']}) {pct(r['mapped_over_plain'])}, "
                 f"registered {pct(r['registered_over_plain'])}" for r in badi) +
-            ". The same ODP core as section 3, so the same costs: the notifier's call alone "
-            "(*registered*) and, for the mapped pages, the xarray's erase - its stores of "
-            "NULL clear every mark of every slot and free emptied nodes through RCU, and the "
-            "next fault allocates them again. Large ranges are within the budget; ranges of "
-            "16 pages or one THP, a few tens of microseconds in this VM, are not. What would "
-            "close it: a table whose nodes outlive an invalidation (as the CPU's page "
-            "tables do), at the price of memory held for ranges no longer mapped.",
+            ". The same ODP core as section 3, so the same costs: the notifier's call "
+            "alone (*registered*: the mm's interval tree and sequence, the umem mutex, the "
+            "gauge, the slot check and the counters, a fixed cost per call that ranges of a "
+            "few tens of microseconds in this VM feel most) and, for the mapped pages, "
+            "clearing their entries (no allocation and no free since the two-level table of "
+            "2026-12-01). Upstream's *registered* in its run: " + ", ".join(
+                f"{r['op']} {r['pages']} {r['kind']} {pct(u['registered_over_plain'])}"
+                for r in badi for u in [upinv.get((r['kind'], r['op'], r['pages']))]
+                if u and u.get("registered_over_plain")) + ".",
             "",
         ]
     return lines
@@ -1469,9 +1488,9 @@ def findings_section(doc):
     if thp:
         lines.append(
             f"- With THP, a read fault of 512 pages costs {ratio(thp['odp_over_cpu'])} of "
-            "the CPU's read first touch: the CPU maps the huge zero page with one PMD, while "
-            "the driver stores 512 separate 4 KiB translations (its xarray has no huge "
-            "entries).")
+            "the CPU's read first touch, which maps the huge zero page with one PMD (the "
+            "driver enters it as one huge translation too; its cost is in the fault path "
+            "around that).")
     bw = doc.get("bw") or {}
     fails = bw.get("failed_attempts") or []
     odp_fails = [x for x in fails if "perftest" not in x["tag"]]

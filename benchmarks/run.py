@@ -366,8 +366,12 @@ def bench_inval(params, raw):
         for s in ss:
             st.setdefault(s["state"], {})[s["rep"]] = s
         plain, reg, mapped = st.get("plain", {}), st.get("registered", {}), st.get("mapped", {})
+        bare = st.get("bare", {})
         rows.append({
             "kind": kind, "op": op, "pages": pages,
+            "bare_ns": summary([s["ns"] for s in bare.values()]),
+            "plain_over_bare": ratio_summary(
+                [(plain[r]["ns"], bare[r]["ns"]) for r in plain if r in bare]),
             "plain_ns": summary([s["ns"] for s in plain.values()]),
             "registered_ns": summary([s["ns"] for s in reg.values()]),
             "mapped_ns": summary([s["ns"] for s in mapped.values()]),
@@ -911,6 +915,9 @@ def aggregate_verbs(samples):
         inval.append({
             "kind": kind, "op": op, "pages": pages,
             "huge_bytes": ss[-1]["huge_bytes"],
+            "bare_ns": summary([s["bare_ns"] for s in ss if "bare_ns" in s]),
+            "plain_over_bare": ratio_summary(
+                [(s["plain_ns"], s["bare_ns"]) for s in ss if "bare_ns" in s]),
             "plain_ns": summary([s["plain_ns"] for s in ss]),
             "registered_ns": summary([s["registered_ns"] for s in ss]),
             "mapped_ns": summary([s["mapped_ns"] for s in ss]),
