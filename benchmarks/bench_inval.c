@@ -15,9 +15,10 @@
  * calls leave behind in the VM (caches, QEMU's TLB and translated code)
  * then weighs the same on all three; bare shows how much that is.
  * Preparing is not timed; only the munmap()/madvise() call is.  Small ranges
- * repeat the operation on `inner` separate ranges per sample, which reports
- * their median.  The states are measured in a rotating order within each
- * rep.
+ * (under inner_pages 4 KiB pages, or inner_pages / 32 huge pages) repeat the
+ * operation on `inner` separate ranges per sample, which reports their
+ * median.  The states take turns call by call, in a random order
+ * each round.
  *
  * Output (JSON Lines): per (kind, op, pages, state, rep) the mean time of
  * one operation, and for the mapped state the driver's count of
@@ -156,6 +157,19 @@ static double one(enum op op, enum state st, enum mem_kind kind, size_t len,
 	return t1 - t0;
 }
 
+/* @order: 0 .. @n - 1 in a random order (Fisher-Yates). */
+static void shuffle(int *order, int n, unsigned int *seed)
+{
+	for (int k = 0; k < n; k++)
+		order[k] = k;
+	for (int k = n - 1; k > 0; k--) {
+		int j = rand_r(seed) % (k + 1), x = order[k];
+
+		order[k] = order[j];
+		order[j] = x;
+	}
+}
+
 static void run(enum mem_kind kind, const unsigned long *sizes, int n)
 {
 	const char *kname = kind == MEM_THP ? "thp" : "4k";
@@ -163,29 +177,44 @@ static void run(enum mem_kind kind, const unsigned long *sizes, int n)
 	for (int s = 0; s < n; s++) {
 		unsigned long pages = sizes[s];
 		size_t len = pages * page_size();
-		int inner = pages >= opt.inner_pages ? 1 :
-			    (int)(opt.inner_pages / pages);
+		/* A THP costs the CPU about what 16 small pages do. */
+		unsigned long units = kind == MEM_THP ? len / THP_SIZE : pages;
+		unsigned long per = kind == MEM_THP ? opt.inner_pages / 32 :
+				    opt.inner_pages;
+		int inner = units >= per ? 1 : (int)(per / units);
 
 		if (inner > MAX_INNER)
 			inner = MAX_INNER;
 
 		for (int op = 0; op < NOPS; op++) {
 			for (int r = 0; r < opt.reps; r++) {
-				for (int k = 0; k < NSTATES; k++) {
-					enum state st = (r + k) % NSTATES;
-					uint64_t inval = 0;
-					double ns[MAX_INNER];
+				static double ns[NSTATES][MAX_INNER];
+				uint64_t inval[NSTATES] = { 0 };
+				unsigned int seed = (unsigned int)r * 7919U + 1;
 
-					for (int i = 0; i < inner; i++)
-						ns[i] = one(op, st, kind, len, &inval);
+				/*
+				 * The states take turns call by call, in a new
+				 * random order every round: whatever drifts
+				 * weighs on all alike, and each state follows
+				 * each other one as often.
+				 */
+				for (int i = 0; i < inner; i++) {
+					int order[NSTATES];
+
+					shuffle(order, NSTATES, &seed);
+					for (int k = 0; k < NSTATES; k++)
+						ns[order[k]][i] = one(op, order[k], kind,
+								      len, &inval[order[k]]);
+				}
+				for (int st = 0; st < NSTATES; st++)
 					sample("inval", "\"kind\":\"%s\",\"op\":\"%s\","
 					       "\"pages\":%lu,\"state\":\"%s\",\"rep\":%d,"
 					       "\"ns\":%.1f,\"inner\":%d,"
 					       "\"pages_invalidated\":%llu",
 					       kname, op_name[op], pages,
-					       state_name[st], r, median(ns, inner), inner,
-					       (unsigned long long)inval / inner);
-				}
+					       state_name[st], r, median(ns[st], inner),
+					       inner,
+					       (unsigned long long)inval[st] / inner);
 			}
 		}
 	}

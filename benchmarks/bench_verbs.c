@@ -34,13 +34,15 @@
  *
  *   bench_verbs inval  [--sizes 16,512,8192] [--reps N] [--no-thp]
  *	munmap and MADV_DONTNEED of touched anonymous ranges (4 KiB pages;
- *	THP: 2 MiB-aligned with MADV_HUGEPAGE), timed alone, in three
- *	states: "plain" (never registered), "registered" (an ODP MR over it,
- *	nothing device-mapped) and "mapped" (every page device-mapped by
- *	advise_mr(PREFETCH_WRITE, FLUSH)).  As bench_inval does, a range
- *	smaller than 2048 pages is done "inner" times per state and rep, on
- *	fresh ranges, and the sample is the median of those: one call of a
- *	few tens of microseconds is mostly the VM's noise.
+ *	THP: 2 MiB-aligned with MADV_HUGEPAGE), timed alone, in four
+ *	states: "plain" (no MR over it), "registered" (an ODP MR over it,
+ *	nothing device-mapped), "mapped" (every page device-mapped by
+ *	advise_mr(PREFETCH_WRITE, FLUSH)) - all three after the same calls,
+ *	over the range or another one (inval_once()) - and "bare" (no MR, no
+ *	calls before).  As bench_inval does, a small range is done "inner"
+ *	times per state and rep, on fresh ranges, and the sample is the median
+ *	of those: one call of a few tens of microseconds is mostly the VM's
+ *	noise.
  *
  *   bench_verbs check
  *	Not a timing: whether the data arrives.  RDMA WRITE, READ and SEND of
@@ -542,7 +544,15 @@ static uint64_t inval_once(struct vdev *d, size_t len, int thp, int st,
 	return dt;
 }
 
+/*
+ * Calls per sample: a range of fewer than 2048 4 KiB pages, or of fewer than
+ * 64 huge pages, is unmapped that many pages' worth of times (at most
+ * INVAL_MAX_INNER) and the sample is the median.  A THP costs the CPU about
+ * what 16 small pages do, and its own spread is as wide; the memset() of
+ * each fresh range bounds how many.
+ */
 #define INVAL_INNER_PAGES	2048
+#define INVAL_INNER_HUGE	64
 #define INVAL_MAX_INNER		128
 
 static int cmp_u64(const void *a, const void *b)
@@ -552,16 +562,45 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The median of @n timed calls of inval_once() on fresh ranges. */
-static uint64_t inval_median(struct vdev *d, size_t len, int thp, int st,
-			     int munmap_op, int n, long *huge_bytes, int *err)
+static uint64_t median_u64(uint64_t *v, int n)
 {
-	uint64_t ns[INVAL_MAX_INNER];
+	qsort(v, (size_t)n, sizeof(*v), cmp_u64);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
-	for (int i = 0; i < n; i++)
-		ns[i] = inval_once(d, len, thp, st, munmap_op, huge_bytes, err);
-	qsort(ns, (size_t)n, sizeof(*ns), cmp_u64);
-	return n % 2 ? ns[n / 2] : (ns[n / 2 - 1] + ns[n / 2]) / 2;
+/*
+ * One sample of every state: @n timed calls of inval_once() each, on fresh
+ * ranges, the states taking turns call by call so that whatever drifts in
+ * the VM meanwhile weighs on all alike, in a new random order every round
+ * so that each state follows each other one as often (what the call before
+ * left in QEMU's TLB and translated code shows in the next); @ns gets each
+ * state's median.
+ */
+static void inval_sample(struct vdev *d, size_t len, int thp, int munmap_op,
+			 int n, int rep, uint64_t *ns, long *huge_bytes,
+			 int *err)
+{
+	static uint64_t t[NSTATES][INVAL_MAX_INNER];
+	unsigned int seed = (unsigned int)rep * 7919U + 1;
+
+	for (int i = 0; i < n; i++) {
+		int order[NSTATES];
+
+		for (int k = 0; k < NSTATES; k++)
+			order[k] = k;
+		for (int k = NSTATES - 1; k > 0; k--) {
+			int j = rand_r(&seed) % (k + 1), x = order[k];
+
+			order[k] = order[j];
+			order[j] = x;
+		}
+		for (int k = 0; k < NSTATES; k++)
+			t[order[k]][i] = inval_once(d, len, thp, order[k],
+						    munmap_op,
+						    &huge_bytes[order[k]], err);
+	}
+	for (int st = 0; st < NSTATES; st++)
+		ns[st] = median_u64(t[st], n);
 }
 
 static int do_inval(void)
@@ -569,7 +608,7 @@ static int do_inval(void)
 	long sizes[16];
 	int ns = parse_list(opt_list[0] ? opt_list : "16,512,8192", sizes, 16);
 	struct vdev d;
-	int si, rep, thp, op, st, err = 0;
+	int si, rep, thp, op, err = 0;
 
 	v_open(&d);
 	header("inval", &d);
@@ -577,11 +616,14 @@ static int do_inval(void)
 		for (si = 0; si < ns; si++) {
 			size_t len = (size_t)sizes[si] * page_size;
 
-			int inner = sizes[si] >= INVAL_INNER_PAGES ? 1 :
-				    (int)(INVAL_INNER_PAGES / sizes[si]);
+			long units, per;
+			int inner;
 
 			if (thp && len % HUGE_SZ)
 				continue;
+			units = thp ? (long)(len / HUGE_SZ) : sizes[si];
+			per = thp ? INVAL_INNER_HUGE : INVAL_INNER_PAGES;
+			inner = units >= per ? 1 : (int)(per / units);
 			if (inner > INVAL_MAX_INNER)
 				inner = INVAL_MAX_INNER;
 			for (op = 0; op < 2; op++) {
@@ -589,13 +631,8 @@ static int do_inval(void)
 					uint64_t ns_[NSTATES];
 					long huge[NSTATES];
 
-					/* Rotate the order of the states per rep. */
-					for (int k = 0; k < NSTATES; k++) {
-						st = (k + rep) % NSTATES;
-						ns_[st] = inval_median(&d, len, thp, st, op,
-								       inner, &huge[st],
-								       &err);
-					}
+					inval_sample(&d, len, thp, op, inner, rep, ns_,
+						     huge, &err);
 					printf("{\"bench\":\"verbs\",\"part\":\"inval\","
 					       "\"kind\":\"%s\",\"op\":\"%s\",\"pages\":%ld,"
 					       "\"rep\":%d,\"inner\":%d,\"bare_ns\":%llu,"

@@ -442,9 +442,10 @@ def inval_section(doc):
         "device-mapped: the notifier alone), *mapped* (inside an ODP MR, every page "
         "device-mapped by a synchronous prefetch: the subject). " + PREP_TEXT + " Only the "
         "call is timed; "
-        f"small ranges repeat it on separate ranges (median of those). Repetitions: {p.get('--reps', 7)}, the "
-        "states in rotating order within each. Extra = state / plain - 1, per "
-        "repetition.",
+        "small ranges (under 2048 4 KiB pages or 64 THPs) repeat it on separate ranges "
+        f"(median of those). Repetitions: {p.get('--reps', 7)}; the "
+        "states take turns call by call, in a random order each round. Extra = state / "
+        "plain - 1, per repetition.",
         "",
         table(["page size", "op", "S (pages)", "plain", "registered", "mapped",
                "extra: registered", "extra: mapped", "pages invalidated (driver)",
@@ -843,8 +844,10 @@ def verbs_section(doc, up):
         "never-registered range (*plain*); *mapped*: an ODP MR over it with every page "
         "device-mapped by `advise_mr`; *registered*: the MR, nothing mapped. " + PREP_TEXT +
         " THP: 2 MiB "
-        "aligned, `MADV_HUGEPAGE`. Ranges under 2048 pages repeat the call on fresh ranges "
-        "(2048 / pages times, at most 128) and take the median, per state and repetition. "
+        "aligned, `MADV_HUGEPAGE`. Ranges under 2048 4 KiB pages (64 THPs) repeat the call "
+        "on fresh ranges (2048 / pages times, 64 / THPs, at most 128) and take the median, "
+        "per state and repetition; the states take turns call by call, in a random order "
+        "each round. "
         f"Target on ours: mapped at most +{(T_INVAL - 1) * 100:.0f}%.",
         "",
         table(["case", "plain (time)", "ours mapped", "ours registered", "upstream mapped",
