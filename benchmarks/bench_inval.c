@@ -36,23 +36,10 @@
 #include <odp.h>
 
 #include "common.h"
+#include "sample.h"
 
 #define MAX_SIZES	16
 #define MAX_INNER	256
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of a sample's operations: robust to the odd preempted vCPU. */
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static struct {
 	unsigned long	sizes[MAX_SIZES];	/* pages, 4 KiB */
@@ -157,19 +144,6 @@ static double one(enum op op, enum state st, enum mem_kind kind, size_t len,
 	return t1 - t0;
 }
 
-/* @order: 0 .. @n - 1 in a random order (Fisher-Yates). */
-static void shuffle(int *order, int n, unsigned int *seed)
-{
-	for (int k = 0; k < n; k++)
-		order[k] = k;
-	for (int k = n - 1; k > 0; k--) {
-		int j = rand_r(seed) % (k + 1), x = order[k];
-
-		order[k] = order[j];
-		order[j] = x;
-	}
-}
-
 static void run(enum mem_kind kind, const unsigned long *sizes, int n)
 {
 	const char *kname = kind == MEM_THP ? "thp" : "4k";
@@ -201,7 +175,7 @@ static void run(enum mem_kind kind, const unsigned long *sizes, int n)
 				for (int i = 0; i < inner; i++) {
 					int order[NSTATES];
 
-					shuffle(order, NSTATES, &seed);
+					sample_shuffle(order, NSTATES, &seed);
 					for (int k = 0; k < NSTATES; k++)
 						ns[order[k]][i] = one(op, order[k], kind,
 								      len, &inval[order[k]]);
@@ -212,7 +186,7 @@ static void run(enum mem_kind kind, const unsigned long *sizes, int n)
 					       "\"ns\":%.1f,\"inner\":%d,"
 					       "\"pages_invalidated\":%llu",
 					       kname, op_name[op], pages,
-					       state_name[st], r, median(ns[st], inner),
+					       state_name[st], r, sample_median(ns[st], inner),
 					       inner,
 					       (unsigned long long)inval[st] / inner);
 			}

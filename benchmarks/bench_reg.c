@@ -38,6 +38,7 @@
 #include <odp.h>
 
 #include "common.h"
+#include "sample.h"
 
 #define MAX_SIZES	32
 
@@ -82,24 +83,6 @@ static int inner_pinned(unsigned long size)
 	return size <= 1 * MIB ? 8 : size <= 16 * MIB ? 3 : 1;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/*
- * The median of a sample's operations: under TCG on a shared host a single
- * 10 us system call now and then takes milliseconds (the vCPU thread was
- * preempted), which a mean would carry into the figure.
- */
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void emit(const char *impl, const char *state, unsigned long size,
 		 const char *op, int rep, double ns, int inner)
 {
@@ -127,8 +110,8 @@ static void odp_pair(void *buf, unsigned long size, const char *state, int rep)
 		reg[i] = t1 - t0;
 		dereg[i] = t2 - t1;
 	}
-	emit("odp", state, size, "reg", rep, median(reg, k), k);
-	emit("odp", state, size, "dereg", rep, median(dereg, k), k);
+	emit("odp", state, size, "reg", rep, sample_median(reg, k), k);
+	emit("odp", state, size, "dereg", rep, sample_median(dereg, k), k);
 }
 
 /* buf NULL: a fresh untouched mapping for every registration. */
@@ -154,8 +137,8 @@ static void pinned_pair(void *buf, unsigned long size, const char *state,
 		if (!buf)
 			unmap_mem(p, size);
 	}
-	emit("pinned", state, size, "reg", rep, median(reg, k), k);
-	emit("pinned", state, size, "dereg", rep, median(dereg, k), k);
+	emit("pinned", state, size, "reg", rep, sample_median(reg, k), k);
+	emit("pinned", state, size, "dereg", rep, sample_median(dereg, k), k);
 }
 
 /* ODP dereg of an MR whose pages are all device-mapped. */

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "vt.h"
+#include "sample.h"
 
 #define PARAM	"/sys/module/rdma_rxe/parameters/odp_fault"
 #define MAXQP	64
@@ -115,17 +116,10 @@ static void *storm_run(void *arg)
 	return NULL;
 }
 
-static int cmp_d(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-
-	return a < b ? -1 : a > b;
-}
-
 /* Median and 99th percentile of n samples (sorted in place). */
 static void pct(double *v, int n, double *med, double *p99)
 {
-	qsort(v, n, sizeof(*v), cmp_d);
+	qsort(v, n, sizeof(*v), sample_cmp);
 	*med = n ? v[n / 2] : 0;
 	*p99 = n ? v[(int)(n * 0.99) < n ? (int)(n * 0.99) : n - 1] : 0;
 }
@@ -207,8 +201,7 @@ static void summary3(const char *name, double *v, int n, int last)
 
 	for (i = 0; i < n; i++)
 		s[i] = v[i];
-	qsort(s, n, sizeof(*s), cmp_d);
-	med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	med = sample_median(s, n);
 	printf("\"%s\": {\"median\": %.3f, \"min\": %.3f, \"max\": %.3f}%s",
 	       name, med, s[0], s[n - 1], last ? "" : ", ");
 }

@@ -77,6 +77,7 @@
 #include <infiniband/verbs.h>
 
 #include "../tests/verbs/vt.h"
+#include "sample.h"
 
 #define KIB	1024UL
 #define MIB	(1024 * KIB)
@@ -555,19 +556,6 @@ static uint64_t inval_once(struct vdev *d, size_t len, int thp, int st,
 #define INVAL_INNER_HUGE	64
 #define INVAL_MAX_INNER		128
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static uint64_t median_u64(uint64_t *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_u64);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /*
  * One sample of every state: @n timed calls of inval_once() each, on fresh
  * ranges, the states taking turns call by call so that whatever drifts in
@@ -580,27 +568,20 @@ static void inval_sample(struct vdev *d, size_t len, int thp, int munmap_op,
 			 int n, int rep, uint64_t *ns, long *huge_bytes,
 			 int *err)
 {
-	static uint64_t t[NSTATES][INVAL_MAX_INNER];
+	static double t[NSTATES][INVAL_MAX_INNER];
 	unsigned int seed = (unsigned int)rep * 7919U + 1;
 
 	for (int i = 0; i < n; i++) {
 		int order[NSTATES];
 
-		for (int k = 0; k < NSTATES; k++)
-			order[k] = k;
-		for (int k = NSTATES - 1; k > 0; k--) {
-			int j = rand_r(&seed) % (k + 1), x = order[k];
-
-			order[k] = order[j];
-			order[j] = x;
-		}
+		sample_shuffle(order, NSTATES, &seed);
 		for (int k = 0; k < NSTATES; k++)
 			t[order[k]][i] = inval_once(d, len, thp, order[k],
 						    munmap_op,
 						    &huge_bytes[order[k]], err);
 	}
 	for (int st = 0; st < NSTATES; st++)
-		ns[st] = median_u64(t[st], n);
+		ns[st] = (uint64_t)sample_median(t[st], n);
 }
 
 static int do_inval(void)
