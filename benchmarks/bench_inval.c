@@ -14,7 +14,9 @@
  * other range); registered: the first MR; mapped: the second.  What those
  * calls leave behind in the VM (caches, QEMU's TLB and translated code)
  * then weighs the same on all three; bare shows how much that is.
- * Preparing is not timed; only the munmap()/madvise() call is.  Small ranges
+ * Preparing is not timed; only the munmap()/madvise() call is, and the
+ * ranges are mapped and touched in batches before their calls (AHEAD_BYTES
+ * says why).  Small ranges
  * (under inner_pages 4 KiB pages, or inner_pages / 32 huge pages) repeat the
  * operation on `inner` separate ranges per sample, which reports their
  * median.  The states take turns call by call, in a random order
@@ -104,19 +106,48 @@ static void dereg_counted(struct odp_mr *mr, enum op op, uint64_t *invalidated)
 		die("odp_dereg_mr: %s", strerror(errno));
 }
 
-/* One timed operation on a freshly prepared range; returns ns. */
-static double one(enum op op, enum state st, enum mem_kind kind, size_t len,
+/* The touched ranges of one timed operation. */
+struct ranges {
+	char *p;	/* what the operation unmaps */
+	char *other;	/* the second range (not for bare) */
+	char *guard;	/* keeps the next operation's ranges apart */
+};
+
+/*
+ * An inaccessible mapping after each operation's ranges, too big for a hole
+ * that aligning them left: no range shares a VMA with another operation's,
+ * so every munmap() splits and frees the same VMAs whatever was prepared
+ * before.
+ */
+#define GUARD_BYTES	(2 * THP_SIZE)
+
+/* Map and touch the ranges of one operation in state @st. */
+static void prepare(enum state st, enum mem_kind kind, size_t len,
+		    struct ranges *r)
+{
+	r->p = map_mem(len, kind);
+	touch_pages(r->p, len);
+	r->other = NULL;
+	if (st != BARE) {
+		r->other = map_mem(len, kind);
+		touch_pages(r->other, len);
+	}
+	r->guard = mmap(NULL, GUARD_BYTES, PROT_NONE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->guard == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+}
+
+/* One timed operation on @r, prepared for @st; unmaps @r.  Returns ns. */
+static double one(enum op op, enum state st, size_t len, struct ranges *r,
 		  uint64_t *invalidated)
 {
-	char *p = map_mem(len, kind), *other = NULL;
+	char *p = r->p, *other = r->other;
 	struct odp_mr *mr[2] = { NULL, NULL };
 	double t0, t1;
 	int ret;
 
-	touch_pages(p, len);
 	if (st != BARE) {
-		other = map_mem(len, kind);
-		touch_pages(other, len);
 		mr[0] = reg_odp(st == REGISTERED ? p : other, len);
 		mr[1] = reg_odp(st == MAPPED ? p : other, len);
 		prefetch(mr[1], st == MAPPED ? p : other, len);
@@ -141,7 +172,54 @@ static double one(enum op op, enum state st, enum mem_kind kind, size_t len,
 		unmap_mem(other, len);
 	if (op != MUNMAP)
 		unmap_mem(p, len);
+	unmap_mem(r->guard, GUARD_BYTES);
 	return t1 - t0;
+}
+
+/*
+ * Bytes of ranges prepared ahead of their timed operations: a range touched
+ * just before its operation would leave the operation to run in what the
+ * touching left in the VM (QEMU's software TLB full of the range's pages),
+ * which costs a registered range's notifier more than a plain range's
+ * unmapping, and more after two THPs than after 16 small pages
+ * (benchmarks/README.md).  So every operation finds what the ones before
+ * it left.
+ */
+#define AHEAD_BYTES	(64UL << 20)
+
+/*
+ * One sample of every state: @inner operations each, the states taking
+ * turns call by call, in a new random order every round (whatever drifts
+ * weighs on all alike, and each state follows each other one as often).
+ * The ranges of as many operations as AHEAD_BYTES holds (at least one) are
+ * prepared before those operations.
+ */
+static void sample_states(enum op op, enum mem_kind kind, size_t len,
+			  int inner, int rep, double ns[][MAX_INNER],
+			  uint64_t *inval)
+{
+	static struct ranges r[MAX_INNER * NSTATES];
+	static int order[MAX_INNER * NSTATES];
+	unsigned int seed = (unsigned int)rep * 7919U + 1;
+	int calls = inner * NSTATES;
+
+	for (int i = 0; i < inner; i++)
+		sample_shuffle(&order[i * NSTATES], NSTATES, &seed);
+	for (int c0 = 0, c1; c0 < calls; c0 = c1) {
+		size_t bytes = 0;
+
+		for (c1 = c0; c1 < calls; c1++) {
+			size_t b = order[c1] == BARE ? len : 2 * len;
+
+			if (c1 > c0 && bytes + b > AHEAD_BYTES)
+				break;
+			prepare(order[c1], kind, len, &r[c1]);
+			bytes += b;
+		}
+		for (int c = c0; c < c1; c++)
+			ns[order[c]][c / NSTATES] = one(op, order[c], len, &r[c],
+							 &inval[order[c]]);
+	}
 }
 
 static void run(enum mem_kind kind, const unsigned long *sizes, int n)
@@ -164,22 +242,8 @@ static void run(enum mem_kind kind, const unsigned long *sizes, int n)
 			for (int r = 0; r < opt.reps; r++) {
 				static double ns[NSTATES][MAX_INNER];
 				uint64_t inval[NSTATES] = { 0 };
-				unsigned int seed = (unsigned int)r * 7919U + 1;
 
-				/*
-				 * The states take turns call by call, in a new
-				 * random order every round: whatever drifts
-				 * weighs on all alike, and each state follows
-				 * each other one as often.
-				 */
-				for (int i = 0; i < inner; i++) {
-					int order[NSTATES];
-
-					sample_shuffle(order, NSTATES, &seed);
-					for (int k = 0; k < NSTATES; k++)
-						ns[order[k]][i] = one(op, order[k], kind,
-								      len, &inval[order[k]]);
-				}
+				sample_states(op, kind, len, inner, r, ns, inval);
 				for (int st = 0; st < NSTATES; st++)
 					sample("inval", "\"kind\":\"%s\",\"op\":\"%s\","
 					       "\"pages\":%lu,\"state\":\"%s\",\"rep\":%d,"

@@ -38,10 +38,11 @@
  *	states: "plain" (no MR over it), "registered" (an ODP MR over it,
  *	nothing device-mapped), "mapped" (every page device-mapped by
  *	advise_mr(PREFETCH_WRITE, FLUSH)) - all three after the same calls,
- *	over the range or another one (inval_once()) - and "bare" (no MR, no
+ *	over the range or another one (inval_time()) - and "bare" (no MR, no
  *	calls before).  As bench_inval does, a small range is done "inner"
- *	times per state and rep, on fresh ranges, and the sample is the median
- *	of those: one call of a few tens of microseconds is mostly the VM's
+ *	times per state and rep, on fresh ranges written in batches before
+ *	their calls (INVAL_AHEAD_BYTES), and the sample is the median of
+ *	those: one call of a few tens of microseconds is mostly the VM's
  *	noise.
  *
  *   bench_verbs check
@@ -496,33 +497,59 @@ static int do_fault(void)
 
 enum { BARE, PLAIN, REGISTERED, MAPPED, NSTATES };
 
+/* The touched ranges of one timed call. */
+struct inval_ranges {
+	char *buf;	/* what the call unmaps */
+	char *other;	/* the second range (not for bare) */
+	char *guard;	/* keeps the next call's ranges apart */
+	long huge_bytes;
+};
+
 /*
- * One timed munmap or MADV_DONTNEED of the touched range @buf in state @st.
+ * An inaccessible mapping after each call's ranges, too big for a hole that
+ * aligning them left: no range shares a VMA with another call's, so every
+ * munmap() splits and frees the same VMAs whatever was prepared before.
+ */
+#define INVAL_GUARD	(2 * HUGE_SZ)
+
+/* Map and write the ranges of one call in state @st. */
+static void inval_prepare(size_t len, int thp, int st, struct inval_ranges *r)
+{
+	char **p[2] = { &r->buf, &r->other };
+
+	r->other = NULL;
+	for (int i = 0; i < (st == BARE ? 1 : 2); i++) {
+		*p[i] = thp ? map_aligned(len, HUGE_SZ) : map_anon(len, 0);
+		xmadvise(*p[i], len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+		memset(*p[i], 5, len);
+	}
+	r->huge_bytes = anon_huge_bytes(r->buf);
+	r->guard = mmap(NULL, INVAL_GUARD, PROT_NONE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->guard == MAP_FAILED)
+		FAIL("mmap: %s", strerror(errno));
+}
+
+/*
+ * One timed munmap or MADV_DONTNEED of @r->buf in state @st, then unmap
+ * what is left of @r.
  *
  * Plain, registered and mapped make the same calls first - two ODP
- * registrations and a prefetch through the second, each over @buf or over a
- * second touched range of the same size - and differ only in what covers
- * @buf: plain: nothing (both MRs cover the other range); registered: the
- * first MR; mapped: the second, prefetched one.  What registration and
- * prefetch leave behind in the VM (caches, QEMU's TLB and translated code)
- * then weighs the same on all three.  Bare makes none of those calls: the
- * never-registered process, for reference.
+ * registrations and a prefetch through the second, each over buf or over
+ * other - and differ only in what covers buf: plain: nothing (both MRs
+ * cover other); registered: the first MR; mapped: the second, prefetched
+ * one.  What registration and prefetch leave behind in the VM (caches,
+ * QEMU's TLB and translated code) then weighs the same on all three.  Bare
+ * makes none of those calls: the never-registered process, for reference.
  */
-static uint64_t inval_once(struct vdev *d, size_t len, int thp, int st,
-			   int munmap_op, long *huge_bytes, int *err)
+static uint64_t inval_time(struct vdev *d, size_t len, int st, int munmap_op,
+			   struct inval_ranges *r, int *err)
 {
-	char *buf = thp ? map_aligned(len, HUGE_SZ) : map_anon(len, 0);
-	char *other = NULL;
 	struct ibv_mr *mr[2] = { NULL, NULL };
+	char *buf = r->buf, *other = r->other;
 	uint64_t t0, dt;
 
-	xmadvise(buf, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	memset(buf, 5, len);
-	*huge_bytes = anon_huge_bytes(buf);
 	if (st != BARE) {
-		other = thp ? map_aligned(len, HUGE_SZ) : map_anon(len, 0);
-		xmadvise(other, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-		memset(other, 5, len);
 		mr[0] = v_reg(d, st == REGISTERED ? buf : other, len, 0);
 		mr[1] = v_reg(d, st == MAPPED ? buf : other, len, 0);
 		*err = advise_range(d->pd, mr[1], st == MAPPED ? buf : other, len);
@@ -542,6 +569,7 @@ static uint64_t inval_once(struct vdev *d, size_t len, int thp, int st,
 		unmap(other, len);
 	if (!munmap_op)
 		unmap(buf, len);
+	unmap(r->guard, INVAL_GUARD);
 	return dt;
 }
 
@@ -549,36 +577,62 @@ static uint64_t inval_once(struct vdev *d, size_t len, int thp, int st,
  * Calls per sample: a range of fewer than 2048 4 KiB pages, or of fewer than
  * 64 huge pages, is unmapped that many pages' worth of times (at most
  * INVAL_MAX_INNER) and the sample is the median.  A THP costs the CPU about
- * what 16 small pages do, and its own spread is as wide; the memset() of
- * each fresh range bounds how many.
+ * what 16 small pages do, and its own spread is as wide.
  */
 #define INVAL_INNER_PAGES	2048
 #define INVAL_INNER_HUGE	64
 #define INVAL_MAX_INNER		128
 
 /*
- * One sample of every state: @n timed calls of inval_once() each, on fresh
+ * Bytes of ranges mapped and written ahead of their timed calls: a range
+ * written just before its call would leave the call to run in what the
+ * writing left in the VM (QEMU's software TLB full of the range's pages),
+ * which costs a registered range's notifier more than a plain range's
+ * unmapping, and more after two THPs than after 16 small pages
+ * (benchmarks/README.md).  So every call finds what the calls before it
+ * left.
+ */
+#define INVAL_AHEAD_BYTES	(64UL << 20)
+
+/*
+ * One sample of every state: @n timed calls of inval_time() each, on fresh
  * ranges, the states taking turns call by call so that whatever drifts in
  * the VM meanwhile weighs on all alike, in a new random order every round
  * so that each state follows each other one as often (what the call before
- * left in QEMU's TLB and translated code shows in the next); @ns gets each
- * state's median.
+ * left in QEMU's TLB and translated code shows in the next).  The ranges of
+ * as many calls as INVAL_AHEAD_BYTES holds (at least one) are prepared
+ * before those calls.  @ns gets each state's median.
  */
 static void inval_sample(struct vdev *d, size_t len, int thp, int munmap_op,
 			 int n, int rep, uint64_t *ns, long *huge_bytes,
 			 int *err)
 {
 	static double t[NSTATES][INVAL_MAX_INNER];
+	static struct inval_ranges r[INVAL_MAX_INNER * NSTATES];
+	static int order[INVAL_MAX_INNER * NSTATES];
 	unsigned int seed = (unsigned int)rep * 7919U + 1;
+	int calls = n * NSTATES;
 
-	for (int i = 0; i < n; i++) {
-		int order[NSTATES];
+	for (int i = 0; i < n; i++)
+		sample_shuffle(&order[i * NSTATES], NSTATES, &seed);
+	for (int c0 = 0, c1; c0 < calls; c0 = c1) {
+		size_t bytes = 0;
 
-		sample_shuffle(order, NSTATES, &seed);
-		for (int k = 0; k < NSTATES; k++)
-			t[order[k]][i] = inval_once(d, len, thp, order[k],
-						    munmap_op,
-						    &huge_bytes[order[k]], err);
+		for (c1 = c0; c1 < calls; c1++) {
+			size_t b = order[c1] == BARE ? len : 2 * len;
+
+			if (c1 > c0 && bytes + b > INVAL_AHEAD_BYTES)
+				break;
+			inval_prepare(len, thp, order[c1], &r[c1]);
+			bytes += b;
+		}
+		for (int c = c0; c < c1; c++) {
+			int st = order[c];
+
+			t[st][c / NSTATES] = inval_time(d, len, st, munmap_op,
+							&r[c], err);
+			huge_bytes[st] = r[c].huge_bytes;
+		}
 	}
 	for (int st = 0; st < NSTATES; st++)
 		ns[st] = (uint64_t)sample_median(t[st], n);

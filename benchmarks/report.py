@@ -417,10 +417,14 @@ PREP_TEXT = (
     "over a second resident range of the same size - and differ only in what covers the "
     "range (plain: both MRs cover the other range). What those calls leave behind in the VM "
     "(caches, QEMU's TLB and translated code) then weighs the same on all three; *bare* "
-    "(no MR, no preparation at all) shows how much: the last column. Before 2026-12-01 "
-    "plain was bare, and the other states' preparation counted as their overhead (in an "
-    "experiment that day with the callback reduced to `mmu_interval_set_seq()`, "
-    "`MADV_DONTNEED` of 16 pages *registered* was +18% over bare and +3% over plain).")
+    "(no MR, no preparation at all) shows how much: the last column. The ranges are mapped "
+    "and written in batches of up to 64 MiB before their calls, each call's with an "
+    "inaccessible 4 MiB gap after them: a range written just before its call left the call "
+    "to run in a software TLB full of the range's pages (after two THPs, a plain "
+    "`MADV_DONTNEED` took 109 us instead of 23 us, and the notifier's share grew with it), "
+    "and ranges of different calls merged into one VMA, whose splitting cost whichever "
+    "state's range sat where (benchmarks/README.md). Until the morning of 2026-12-01 plain "
+    "was bare; until its afternoon each range was written just before its call.")
 
 
 def inval_section(doc):
