@@ -88,7 +88,8 @@ RUN_ID		:= $(shell date +%Y%m%d-%H%M%S)
 CHECK_OUT	:= $(CURDIR)/build/vm-out/check-$(RUN_ID)
 DEMO_OUT	:= $(CURDIR)/build/vm-out/demo-$(RUN_ID)
 
-.PHONY: all deps kernel debug-kernel module rxe lib progs examples check demo vm lint clean fuzz
+.PHONY: all deps kernel debug-kernel module rxe lib progs examples bench-progs check demo vm \
+	lint clean fuzz
 
 all: module rxe lib progs examples
 
@@ -168,6 +169,11 @@ examples: lib
 	@if [ -f examples/Makefile ]; then $(MAKE) -C examples; \
 	 else echo "make: examples/Makefile does not exist yet, skipping examples"; fi
 
+# The benchmark programs: `make bench` runs them, the suite's test_bench.py
+# their short form.
+bench-progs: lib
+	$(MAKE) -C benchmarks
+
 # `make lint` first (about 35 s: W=1, sparse, checkpatch, cppcheck), then
 # the suite runs inside the VM (odp.ko loaded, rxe0 up); the runner prints the
 # console, pytest's summary line and the timings, and fails on kernel warnings.
@@ -175,7 +181,7 @@ examples: lib
 # single-VM suite runs last so that its summary closes the output.
 check:
 	$(MAKE) deps
-	$(MAKE) module rxe lib progs examples
+	$(MAKE) module rxe lib progs examples bench-progs
 	$(MAKE) lint
 	@if [ -d tests/host ]; then \
 		$(PYTHON) -m pytest -v -rs --confcutdir=tests/host -p no:cacheprovider \
@@ -221,7 +227,7 @@ bench:
 	$(MAKE) deps
 	$(MAKE) module rxe lib examples
 	$(MAKE) -C tests/verbs
-	$(MAKE) -C benchmarks
+	$(MAKE) bench-progs
 	@rc=0; $(VM) --timeout $(BENCH_TIMEOUT) --out $(BENCH_OUT) -- \
 		/usr/bin/python3 benchmarks/run.py || rc=$$?; \
 	up=; if [ "$(BENCH_UPSTREAM)" = 1 ]; then \
@@ -390,4 +396,7 @@ clean:
 	-@[ ! -f tests/stress/Makefile ] || $(MAKE) -C tests/stress clean
 	-@[ ! -f examples/Makefile ] || $(MAKE) -C examples clean
 	-@[ ! -f tests/fuzz/Makefile ] || $(MAKE) -C tests/fuzz clean
+	-@[ ! -f tests/rdma/Makefile ] || $(MAKE) -C tests/rdma clean
+	-@[ ! -f tests/verbs/Makefile ] || $(MAKE) -C tests/verbs clean
+	-@[ ! -f benchmarks/Makefile ] || $(MAKE) -C benchmarks clean
 	rm -rf build
