@@ -8,7 +8,9 @@ fails the suite, and report.py must turn the result into the report.
 What is asserted is behaviour, not speed: every step ran without an error,
 every table has rows with positive times, the driver invalidated exactly
 the pages each mapped range had, and every byte of the verbs data check
-arrived.
+arrived.  With Debian's rxe (make check KVER=6.1) the verbs step, which
+needs ODP in the device, is left out; on the debug kernel the whole test,
+whose programs and time limits assume Debian's kernel.
 """
 import json
 import math
@@ -18,10 +20,14 @@ import sys
 
 import pytest
 
+from conftest import KERNEL_61, NO_ODP_RXE_61, STOCK_RXE, TIMEOUT_SCALE
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(REPO, "benchmarks", "run.py")
 REPORT = os.path.join(REPO, "benchmarks", "report.py")
-STEPS = ("reg", "fault", "inval", "bw", "scale", "verbs")
+# bench_verbs and perftest --odp need ODP in rxe0; Debian's rxe has none.
+STEPS = ("reg", "fault", "inval", "bw", "scale") + (() if STOCK_RXE else ("verbs",))
+NO_VERBS = NO_ODP_RXE_61 if KERNEL_61 else "Debian's rxe: no ODP caps"
 
 
 def medians(obj, key=""):
@@ -39,8 +45,11 @@ def medians(obj, key=""):
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
+    if TIMEOUT_SCALE > 1:
+        pytest.skip("the debug kernel: the benchmarks' own time limits assume Debian's kernel")
     out = tmp_path_factory.mktemp("bench")
-    proc = subprocess.run([sys.executable, RUN, "--quick", "--out", str(out)],
+    only = ",".join(("numa", "profile") + STEPS)
+    proc = subprocess.run([sys.executable, RUN, "--quick", "--only", only, "--out", str(out)],
                           capture_output=True, text=True, timeout=900)
     with open(out / "bench.json") as f:
         doc = json.load(f)
@@ -52,7 +61,8 @@ def test_bench_quick_runs_clean(quick_run):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert doc["complete"] and doc["quick"]
     assert doc["errors"] == {}
-    assert doc["verbs"]["errors"] == []
+    if "verbs" in STEPS:
+        assert doc["verbs"]["errors"] == []
     for step in STEPS:
         assert step in doc, f"{step} missing"
     for step in ("reg", "fault", "inval", "bw", "scale"):
@@ -86,10 +96,13 @@ def test_bench_quick_invalidates_every_mapped_page(quick_run):
     assert {r["kind"] for r in rows} == {"4k", "thp"}
     for r in rows:
         assert r["pages_invalidated"]["median"] == r["pages"], r
-    assert doc["verbs"]["inval"]
+    if "verbs" in STEPS:
+        assert doc["verbs"]["inval"]
 
 
 def test_bench_quick_data_arrives(quick_run):
+    if "verbs" not in STEPS:
+        pytest.skip(NO_VERBS)
     _, doc, _ = quick_run
     checks = doc["verbs"]["data_check"]
     assert checks
