@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The benchmark pipeline, in its short form: `benchmarks/run.py --quick`.
 
 `make bench` takes a quarter of an hour and runs outside CI; this runs every
