@@ -15,8 +15,8 @@
  * calls leave behind in the VM (caches, QEMU's TLB and translated code)
  * then weighs the same on all three; bare shows how much that is.
  * Preparing is not timed; only the munmap()/madvise() call is, and the
- * ranges are mapped and touched in batches before their calls (AHEAD_BYTES
- * says why).  Small ranges
+ * ranges are mapped and touched in batches before their calls
+ * (SAMPLE_AHEAD_BYTES in sample.h says why).  Small ranges
  * (under inner_pages 4 KiB pages, or inner_pages / 32 huge pages) repeat the
  * operation on `inner` separate ranges per sample, which reports their
  * median.  The states take turns call by call, in a random order
@@ -177,22 +177,11 @@ static double one(enum op op, enum state st, size_t len, struct ranges *r,
 }
 
 /*
- * Bytes of ranges prepared ahead of their timed operations: a range touched
- * just before its operation would leave the operation to run in what the
- * touching left in the VM (QEMU's software TLB full of the range's pages),
- * which costs a registered range's notifier more than a plain range's
- * unmapping, and more after two THPs than after 16 small pages
- * (benchmarks/README.md).  So every operation finds what the ones before
- * it left.
- */
-#define AHEAD_BYTES	(64UL << 20)
-
-/*
  * One sample of every state: @inner operations each, the states taking
  * turns call by call, in a new random order every round (whatever drifts
  * weighs on all alike, and each state follows each other one as often).
- * The ranges of as many operations as AHEAD_BYTES holds (at least one) are
- * prepared before those operations.
+ * The ranges of each batch of operations (sample_batch_end()) are prepared
+ * before them.
  */
 static void sample_states(enum op op, enum mem_kind kind, size_t len,
 			  int inner, int rep, double ns[][MAX_INNER],
@@ -203,19 +192,11 @@ static void sample_states(enum op op, enum mem_kind kind, size_t len,
 	unsigned int seed = (unsigned int)rep * 7919U + 1;
 	int calls = inner * NSTATES;
 
-	for (int i = 0; i < inner; i++)
-		sample_shuffle(&order[i * NSTATES], NSTATES, &seed);
+	sample_shuffle_rounds(order, inner, NSTATES, &seed);
 	for (int c0 = 0, c1; c0 < calls; c0 = c1) {
-		size_t bytes = 0;
-
-		for (c1 = c0; c1 < calls; c1++) {
-			size_t b = order[c1] == BARE ? len : 2 * len;
-
-			if (c1 > c0 && bytes + b > AHEAD_BYTES)
-				break;
-			prepare(order[c1], kind, len, &r[c1]);
-			bytes += b;
-		}
+		c1 = sample_batch_end(order, c0, calls, BARE, len);
+		for (int c = c0; c < c1; c++)
+			prepare(order[c], kind, len, &r[c]);
 		for (int c = c0; c < c1; c++)
 			ns[order[c]][c / NSTATES] = one(op, order[c], len, &r[c],
 							 &inval[order[c]]);

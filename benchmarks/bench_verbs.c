@@ -41,7 +41,7 @@
  *	over the range or another one (inval_time()) - and "bare" (no MR, no
  *	calls before).  As bench_inval does, a small range is done "inner"
  *	times per state and rep, on fresh ranges written in batches before
- *	their calls (INVAL_AHEAD_BYTES), and the sample is the median of
+ *	their calls (SAMPLE_AHEAD_BYTES), and the sample is the median of
  *	those: one call of a few tens of microseconds is mostly the VM's
  *	noise.
  *
@@ -584,24 +584,13 @@ static uint64_t inval_time(struct vdev *d, size_t len, int st, int munmap_op,
 #define INVAL_MAX_INNER		128
 
 /*
- * Bytes of ranges mapped and written ahead of their timed calls: a range
- * written just before its call would leave the call to run in what the
- * writing left in the VM (QEMU's software TLB full of the range's pages),
- * which costs a registered range's notifier more than a plain range's
- * unmapping, and more after two THPs than after 16 small pages
- * (benchmarks/README.md).  So every call finds what the calls before it
- * left.
- */
-#define INVAL_AHEAD_BYTES	(64UL << 20)
-
-/*
  * One sample of every state: @n timed calls of inval_time() each, on fresh
  * ranges, the states taking turns call by call so that whatever drifts in
  * the VM meanwhile weighs on all alike, in a new random order every round
  * so that each state follows each other one as often (what the call before
  * left in QEMU's TLB and translated code shows in the next).  The ranges of
- * as many calls as INVAL_AHEAD_BYTES holds (at least one) are prepared
- * before those calls.  @ns gets each state's median.
+ * each batch of calls (sample_batch_end()) are prepared before them.  @ns
+ * gets each state's median.
  */
 static void inval_sample(struct vdev *d, size_t len, int thp, int munmap_op,
 			 int n, int rep, uint64_t *ns, long *huge_bytes,
@@ -613,19 +602,11 @@ static void inval_sample(struct vdev *d, size_t len, int thp, int munmap_op,
 	unsigned int seed = (unsigned int)rep * 7919U + 1;
 	int calls = n * NSTATES;
 
-	for (int i = 0; i < n; i++)
-		sample_shuffle(&order[i * NSTATES], NSTATES, &seed);
+	sample_shuffle_rounds(order, n, NSTATES, &seed);
 	for (int c0 = 0, c1; c0 < calls; c0 = c1) {
-		size_t bytes = 0;
-
-		for (c1 = c0; c1 < calls; c1++) {
-			size_t b = order[c1] == BARE ? len : 2 * len;
-
-			if (c1 > c0 && bytes + b > INVAL_AHEAD_BYTES)
-				break;
-			inval_prepare(len, thp, order[c1], &r[c1]);
-			bytes += b;
-		}
+		c1 = sample_batch_end(order, c0, calls, BARE, len);
+		for (int c = c0; c < c1; c++)
+			inval_prepare(len, thp, order[c], &r[c]);
 		for (int c = c0; c < c1; c++) {
 			int st = order[c];
 
