@@ -465,6 +465,8 @@ EXPORT_SYMBOL_GPL(odp_umem_copy);
 int odp_umem_atomic(struct odp_umem *umem, u64 iova,
 		    enum odp_umem_atomic_op op, u64 a, u64 b, u64 *old)
 {
+	/* Aligned: the word is inside one page, and nothing is faulted ahead. */
+	unsigned long end_page = PAGE_ALIGN(iova + sizeof(u64));
 	struct odp_inflight inf;
 	struct page *page;
 	u64 *word, prev = 0;
@@ -475,8 +477,7 @@ int odp_umem_atomic(struct odp_umem *umem, u64 iova,
 		return -EINVAL;
 	if (umem->implicit)
 		return odp_implicit_atomic(umem, iova, op, a, b, old);
-	held = odp_umem_hold(umem, iova, PAGE_ALIGN(iova + sizeof(u64)),
-			     PAGE_ALIGN(iova + sizeof(u64)), 1, true, &page, &inf);
+	held = odp_umem_hold(umem, iova, end_page, end_page, 1, true, &page, &inf);
 	if (held < 0)
 		return held;
 
