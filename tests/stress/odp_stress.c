@@ -232,6 +232,36 @@ static long diff_const(const uint8_t *b, size_t len, uint8_t v)
 	return -1;
 }
 
+/*
+ * What @len bytes at @b hold, for a FAIL message: runs of "data" (the
+ * pattern of @seed from @off0), "prev" (that of @prev), "zero" and
+ * "other", as "data 0-243, zero 244-4095"; the first 8 runs at most.
+ */
+static const char *byte_runs(const uint8_t *b, size_t len, uint32_t seed,
+			     uint32_t prev, size_t off0, char *out, size_t size)
+{
+	static const char *const kind[] = { "data", "prev", "zero", "other" };
+	size_t used = 0, start = 0;
+	int runs = 0, k = -1;
+
+	out[0] = '\0';
+	for (size_t i = 0; i <= len; i++) {
+		int ki = i == len ? -1 :
+			 b[i] == pattern_byte(seed, off0 + i) ? 0 :
+			 b[i] == pattern_byte(prev, off0 + i) ? 1 :
+			 b[i] == 0 ? 2 : 3;
+
+		if (ki == k)
+			continue;
+		if (k >= 0 && runs++ < 8 && used < size)
+			used += (size_t)snprintf(out + used, size - used, "%s%s %zu-%zu",
+						 used ? ", " : "", kind[k], start, i - 1);
+		k = ki;
+		start = i;
+	}
+	return out;
+}
+
 /* ---- memory shared by all processes ------------------------------------ */
 
 /* Per page of a buffer: mutations started/done; of those, disc and brk. */
@@ -1904,13 +1934,20 @@ static uint64_t srv_check_recv_area(struct thr *t, const uint8_t *ra,
 			       &t->swin[SRV_RECV + i / PS]);
 		zok = rdisc || sdisc || landed == 2;
 		if (i < L) {
+			char runs[256];
+
 			d = diff_pattern(ra + i, end - i, seed, i);
 			if (d >= 0 && !(zok && diff_const(ra + i, end - i, 0) < 0))
 				TFAIL(t, "round %u: received SEND (%zu bytes from "
 				      "source offset %zu): byte %zu is 0x%02x, "
-				      "expected 0x%02x%s", r, L, soff, i + (size_t)d,
+				      "expected 0x%02x%s; bytes %zu-%zu hold: %s "
+				      "(disc-touched: receive page %d, source page %d; "
+				      "landed %d)", r, L, soff, i + (size_t)d,
 				      ra[i + d], pattern_byte(seed, i + (size_t)d),
-				      zok ? " or zeros" : "");
+				      zok ? " or zeros" : "", i, end - 1,
+				      byte_runs(ra + i, end - i, seed, seed_s(t, r - 1),
+						i, runs, sizeof(runs)),
+				      rdisc, sdisc, landed);
 		} else {
 			d = diff_const(ra + i, end - i, 0);
 			if (d >= 0)
