@@ -1066,7 +1066,8 @@ def inval_profile_text(prof):
                          f"{ch.get('unmap_page_range', 0) / mad * 100:.0f}%")
     if not parts:
         return "(No profile.)"
-    return ("Profile (`perf record -g` in the guest of `bench_inval --profile-loop`: 8192 "
+    return ("Profile (`perf record -a -g` in the guest, `bench_inval`'s own samples, of "
+            "`bench_inval --profile-loop`: 8192 "
             "pages, device-mapped by a read prefetch of untouched memory - the zero page, so "
             "nothing is cleared - and `MADV_DONTNEED`, over and over; with the zero page the "
             "CPU frees no page, so this is the driver's share at its largest): " +
