@@ -57,25 +57,24 @@ def kernel_symbol(name):
     return None
 
 
-def kcore_read(addr, size):
-    """@size bytes of kernel memory at @addr, through /proc/kcore's ELF segments."""
-    with open("/proc/kcore", "rb") as f:
-        eh = f.read(64)
-        phoff, = struct.unpack_from("<Q", eh, 0x20)
-        phentsize, phnum = struct.unpack_from("<HH", eh, 0x36)
-        for i in range(phnum):
-            f.seek(phoff + i * phentsize)
-            ptype, _, off, vaddr, _, _, memsz = struct.unpack("<IIQQQQQ", f.read(48))
-            if ptype == 1 and vaddr <= addr < vaddr + memsz:
-                f.seek(off + addr - vaddr)
-                return f.read(size)
+def kcore_offset(f, addr):
+    """Where kernel address @addr is in /proc/kcore (@f), through its ELF segments."""
+    eh = os.pread(f, 64, 0)
+    phoff, = struct.unpack_from("<Q", eh, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", eh, 0x36)
+    for i in range(phnum):
+        ph = os.pread(f, 48, phoff + i * phentsize)
+        ptype, _, off, vaddr, _, _, memsz = struct.unpack("<IIQQQQQ", ph)
+        if ptype == 1 and vaddr <= addr < vaddr + memsz:
+            return off + addr - vaddr
     raise OSError(f"{addr:#x} is in no segment of /proc/kcore")
 
 
 class StaticKeyWatch(threading.Thread):
     """Samples a static key's enable count (struct static_key's first field)
     every 0.1 s until stopped; samples stays empty if it cannot be read
-    (no such symbol, addresses hidden, no /proc/kcore)."""
+    (no such symbol, addresses hidden, no /proc/kcore).  The key's place in
+    /proc/kcore is found once: a sample is one read."""
 
     def __init__(self, name):
         super().__init__(daemon=True)
@@ -84,12 +83,20 @@ class StaticKeyWatch(threading.Thread):
         self.stop = threading.Event()
 
     def run(self):
-        while self.addr and not self.stop.wait(0.1):
-            try:
-                word = kcore_read(self.addr, 4)
-            except OSError:
-                return
-            self.samples.append(struct.unpack("<i", word)[0])
+        if not self.addr:
+            return
+        try:
+            f = os.open("/proc/kcore", os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            off = kcore_offset(f, self.addr)
+            while not self.stop.wait(0.1):
+                self.samples.append(struct.unpack("<i", os.pread(f, 4, off))[0])
+        except OSError:
+            return
+        finally:
+            os.close(f)
 
 
 @pytest.fixture(scope="module")
