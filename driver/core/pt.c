@@ -2,10 +2,11 @@
 /*
  * odp_core: the device page table of a umem.
  *
- * Two levels, like the CPU's last two.  umem->pt, an xarray indexed by
- * PMD-sized block from umem->pt_base (the umem's start aligned down to
- * PMD_SIZE), holds a block of ODP_PT_BLOCK_PAGES entries for every block
- * that was ever faulted; an entry is a pfn and its permission.  A
+ * Two levels, like the CPU's last two.  umem->pt_dir, a flat array indexed
+ * by PMD-sized block from umem->pt_base (the umem's start aligned down to
+ * PMD_SIZE), points to a block of ODP_PT_BLOCK_PAGES entries for every
+ * block that was ever faulted, and is NULL for the others; an entry is a
+ * pfn and its permission.  A
  * page the CPU maps with a PMD (a THP, a 2 MiB hugetlb page) is ONE entry,
  * the first of its block, marked ODP_PTE_HUGE: faulting, looking it up and
  * dropping it is one store or load.  Its pfn is also its first page's, so
@@ -13,7 +14,11 @@
  * bigger mapping (a 1 GiB hugetlb page) is one such entry in each of its
  * blocks.
  *
- * A block is allocated before the fault takes odp_umem.lock
+ * The directory is allocated with the umem: a pointer per 2 MiB of its span
+ * (4 KiB for 1 GiB), so that a lookup is two loads and no call.  It was an
+ * xarray, whose xa_load() with its RCU read section was most of what the
+ * fast path of an access (access.c) cost beyond rxe's copy of a pinned
+ * page.  A block is allocated before the fault takes odp_umem.lock
  * (odp_pt_prepare(): GFP_KERNEL, charged to the umem's memcg) and stays
  * until the umem is freed.  So an invalidation only clears entries: it
  * neither frees nor allocates, and nothing that a lookup without the lock
@@ -25,14 +30,15 @@
  * release, as rcu_assign_pointer() would publish it, so that whoever finds
  * it (READ_ONCE() and the address dependency) sees the page as the walk
  * did; it goes out with WRITE_ONCE(), and access.c says how an
- * invalidation knows that no lookup still uses it.  Blocks are added with
- * xa_cmpxchg() without odp_umem.lock, and never removed before
- * odp_pt_free().
+ * invalidation knows that no lookup still uses it.  Blocks are added to
+ * the directory with cmpxchg() (a full barrier after the block was zeroed)
+ * without odp_umem.lock, and never removed before odp_pt_free().
  */
 #include <linux/hmm.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
-#include <linux/xarray.h>
 
 #include "umem.h"
 
@@ -57,9 +63,10 @@ static unsigned long odp_pt_index(const struct odp_umem *umem,
 	return (addr - umem->pt_base) >> PAGE_SHIFT;
 }
 
+/* The block of entry @index, or NULL; any context, with or without lock. */
 static unsigned long *odp_pt_block(struct odp_umem *umem, unsigned long index)
 {
-	return xa_load(&umem->pt, index >> ODP_PT_BLOCK_SHIFT);
+	return READ_ONCE(umem->pt_dir[index >> ODP_PT_BLOCK_SHIFT]);
 }
 
 static bool odp_pte_usable(unsigned long pte, bool write)
@@ -78,22 +85,42 @@ static bool odp_hmm_pfn_valid(unsigned long hpfn)
 	return (hpfn & HMM_PFN_VALID) && !(hpfn & HMM_PFN_ERROR);
 }
 
-/* Add block @b to pt unless it is there.  Return: 0 or -ENOMEM. */
+/**
+ * odp_pt_init - allocate the directory of a new umem
+ * @umem: the umem, its start, end and memcg set
+ *
+ * Charged to the umem's memcg, as its blocks are.  A span too big for one
+ * (more than 2 GiB of directory, for a span of 512 TiB) fails quietly: the
+ * length comes from the user.  Return: 0 or -ENOMEM.
+ */
+int odp_pt_init(struct odp_umem *umem)
+{
+	struct mem_cgroup *old;
+
+	umem->pt_base = ALIGN_DOWN(umem->start, PMD_SIZE);
+	umem->pt_blocks = (ALIGN(umem->end, PMD_SIZE) - umem->pt_base) >>
+			  PMD_SHIFT;
+	old = set_active_memcg(umem->memcg);
+	umem->pt_dir = kvcalloc(umem->pt_blocks, sizeof(*umem->pt_dir),
+				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	set_active_memcg(old);
+	return umem->pt_dir ? 0 : -ENOMEM;
+}
+
+/* Add block @b to the directory unless it is there.  Return: 0 or -ENOMEM. */
 static int odp_pt_add_block(struct odp_umem *umem, unsigned long b)
 {
 	unsigned long *block;
-	void *old;
 
-	if (xa_load(&umem->pt, b))
+	if (READ_ONCE(umem->pt_dir[b]))
 		return 0;
 	block = kcalloc(ODP_PT_BLOCK_PAGES, sizeof(*block), GFP_KERNEL_ACCOUNT);
 	if (!block)
 		return -ENOMEM;
 	/* Another fault's may have come in meanwhile: then keep that one. */
-	old = xa_cmpxchg(&umem->pt, b, NULL, block, GFP_KERNEL_ACCOUNT);
-	if (old)
+	if (cmpxchg(&umem->pt_dir[b], NULL, block))
 		kfree(block);
-	return xa_is_err(old) ? xa_err(old) : 0;
+	return 0;
 }
 
 /**
@@ -305,41 +332,39 @@ unsigned long odp_pt_lookup(struct odp_umem *umem, unsigned long start,
  *
  * A huge entry that [start, end) only partly covers goes (or is protected)
  * whole: the cache may always hold less.  Only blocks that exist are
- * visited, and a zap of the whole umem with nothing present (its gauge)
- * visits none.  Return: pages changed.
+ * visited (a NULL in the directory is skipped), and a zap of the whole umem
+ * with nothing present (its gauge) looks at none.  Return: pages changed.
  */
 unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 			 unsigned long end, bool write_protect, bool blockable)
 {
 	unsigned long index = odp_pt_index(umem, start);
 	unsigned long last = odp_pt_index(umem, end) - 1;
-	XA_STATE(xas, &umem->pt, index >> ODP_PT_BLOCK_SHIFT);
 	unsigned long changed = 0, covered = 0;
-	unsigned long *block;
+	unsigned long b;
 
 	lockdep_assert_held(&umem->lock);
 	if (!write_protect && start <= umem->start && end >= umem->end &&
 	    !atomic64_read(&umem->stats[ODP_UMEM_STAT_PAGES_MAPPED]))
 		return 0;
 
-	rcu_read_lock();
-	xas_for_each(&xas, block, last >> ODP_PT_BLOCK_SHIFT) {
-		unsigned long b0 = xas.xa_index << ODP_PT_BLOCK_SHIFT;
+	for (b = index >> ODP_PT_BLOCK_SHIFT; b <= last >> ODP_PT_BLOCK_SHIFT;
+	     b++) {
+		unsigned long *block = READ_ONCE(umem->pt_dir[b]);
+		unsigned long b0 = b << ODP_PT_BLOCK_SHIFT;
 		unsigned long lo = max(index, b0) - b0;
 		unsigned long hi = min(last, b0 + ODP_PT_BLOCK_MASK) - b0;
 
+		if (!block)
+			continue;
 		changed += odp_pt_zap_block(block, lo, hi, write_protect);
 		covered += hi - lo + 1;
 		/* Unmapping gigabytes: let others run (umem->lock stays). */
 		if (blockable && covered >= ODP_ZAP_BATCH) {
 			covered = 0;
-			xas_pause(&xas);
-			rcu_read_unlock();
 			cond_resched();
-			rcu_read_lock();
 		}
 	}
-	rcu_read_unlock();
 
 	if (!changed)
 		return 0;
@@ -353,9 +378,8 @@ unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 void odp_pt_free(struct odp_umem *umem)
 {
 	unsigned long b;
-	unsigned long *block;
 
-	xa_for_each(&umem->pt, b, block)
-		kfree(block);
-	xa_destroy(&umem->pt);
+	for (b = 0; b < umem->pt_blocks; b++)
+		kfree(umem->pt_dir[b]);
+	kvfree(umem->pt_dir);
 }

@@ -29,8 +29,9 @@ u32 odp_umem_next_id(void)
  * @sums: the consumer's per-CPU totals that every count of this umem is
  *	added to as well, or NULL
  *
- * Inserts the umem's own interval notifier and faults nothing in: the cost
- * does not depend on the length.
+ * Inserts the umem's own interval notifier and faults nothing in.  What it
+ * allocates beyond that is the translation cache's directory, a pointer per
+ * 2 MiB of the range (pt.c).
  *
  * Return: the umem, or an ERR_PTR (-EINVAL, -ENOMEM).
  */
@@ -55,29 +56,33 @@ struct odp_umem *odp_umem_create(struct mm_struct *mm, unsigned long start,
 	umem->id = odp_umem_next_id();
 	umem->start = start;
 	umem->end = end;
-	umem->pt_base = ALIGN_DOWN(start, PMD_SIZE);
 	umem->sums = sums;
 	mutex_init(&umem->lock);
-	/* Charged to the active memcg (fault.c makes that the umem's). */
-	xa_init_flags(&umem->pt, XA_FLAGS_ACCOUNT);
 	spin_lock_init(&umem->inflight_lock);
 	INIT_LIST_HEAD(&umem->inflight);
 	init_waitqueue_head(&umem->inflight_wq);
 
+	umem->memcg = memcg;
+
+	ret = odp_pt_init(umem);
+	if (ret)
+		goto err_counts;
 	ret = mmu_interval_notifier_insert(&umem->notifier, mm, start,
 					   end - start, &odp_umem_notifier_ops);
-	if (ret) {
-		free_percpu(umem->access_counts);
-		kfree(umem);
-		return ERR_PTR(ret);
-	}
+	if (ret)
+		goto err_pt;
 	mmgrab(mm);
 	umem->mm = mm;
-	if (memcg) {
+	if (memcg)
 		css_get(&memcg->css);
-		umem->memcg = memcg;
-	}
 	return umem;
+
+err_pt:
+	odp_pt_free(umem);
+err_counts:
+	free_percpu(umem->access_counts);
+	kfree(umem);
+	return ERR_PTR(ret);
 }
 EXPORT_SYMBOL_GPL(odp_umem_create);
 

@@ -4,8 +4,8 @@
  *
  * Lock order, outermost first:
  *   mmap_lock (read) -> odp_umem.lock -> odp_umem.inflight_lock
- * odp_umem.pt's xa_lock is taken under neither (pt.c adds blocks before the
- * fault takes odp_umem.lock).  A device access takes only inflight_lock, or
+ * pt.c adds blocks to odp_umem.pt_dir with cmpxchg(), before the fault
+ * takes odp_umem.lock.  A device access takes only inflight_lock, or
  * on its fast path no lock at all (its CPU's access slot, access.c).
  * odp_umem.lock is taken inside mmu notifier invalidation, so nothing may
  * allocate memory with reclaim (GFP_KERNEL) while holding it: the fault
@@ -52,7 +52,15 @@ struct odp_umem {
 	unsigned long		start;		/* page-aligned; constant */
 	unsigned long		end;
 	/* Where pt's first block starts: start aligned down to PMD_SIZE. */
-	unsigned long		pt_base;
+	unsigned long		pt_base;		/* constant */
+	/*
+	 * pt.c: the directory, block index -> block of entries or NULL, and
+	 * its length (blocks of PMD_SIZE from pt_base to end).  Allocated
+	 * with the umem; blocks are only added, with cmpxchg(), and freed
+	 * with the umem.
+	 */
+	unsigned long		**pt_dir;
+	unsigned long		pt_blocks;		/* constant */
 
 	/*
 	 * Serialises faults against invalidations: protects changes to pt,
@@ -63,8 +71,6 @@ struct odp_umem {
 	 * themselves on inflight (access.c).
 	 */
 	struct mutex		lock;
-	/* pt.c: block index -> block of entries; blocks are only added. */
-	struct xarray		pt;
 	/* Set by odp_umem_kill(): no entry is installed, no access begins. */
 	bool			dead;
 
@@ -171,6 +177,7 @@ void odp_umem_zap_all(struct odp_umem *umem);
 
 /* pt.c: the device page table (pt), under odp_umem.lock */
 struct hmm_range;
+int odp_pt_init(struct odp_umem *umem);
 int odp_pt_prepare(struct odp_umem *umem, const struct hmm_range *range);
 unsigned long odp_pt_install(struct odp_umem *umem,
 			     const struct hmm_range *range);
