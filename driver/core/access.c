@@ -52,7 +52,7 @@
 #include <linux/sched/signal.h>
 #include <linux/wait.h>
 
-#include "umem.h"
+#include "pt.h"
 
 /* Pages one access holds in flight at most. */
 #define ODP_ACCESS_CHUNK_PAGES	32
@@ -159,8 +159,8 @@ bool odp_inflight_overlaps(struct odp_umem *umem, unsigned long start,
 }
 
 /* Count for the umem, its parent and the consumer's totals (any context). */
-static void odp_umem_count_accesses(struct odp_umem *umem, u64 accesses,
-				    u64 bytes)
+static __always_inline void odp_umem_count_accesses(struct odp_umem *umem,
+						    u64 accesses, u64 bytes)
 {
 	this_cpu_add(umem->access_counts->accesses, accesses);
 	this_cpu_add(umem->access_counts->bytes, bytes);
@@ -247,36 +247,45 @@ static void odp_folio_written(struct folio *folio)
 		folio_mark_dirty(folio);
 }
 
+/* Copy @n bytes between @buf and @page from @offset, not past its end. */
+static __always_inline void odp_copy_page(struct page *page,
+					  unsigned int offset, void *buf,
+					  size_t n, bool write)
+{
+	void *vaddr = kmap_local_page(page);
+
+	/*
+	 * The kernel's memcpy(), called as rxe's own copy calls it.  Knowing
+	 * n <= PAGE_SIZE, gcc would inline a "rep movsq" of its own choosing
+	 * instead of the copy the kernel picked for this CPU (alternatives).
+	 * Under QEMU's TCG, which runs every iteration of a rep string
+	 * instruction as a translated block of its own, that is the slower
+	 * one by far.
+	 */
+	OPTIMIZER_HIDE_VAR(n);
+
+	if (write) {
+		memcpy(vaddr + offset, buf, n);
+		/*
+		 * Mark it dirty while the access still fences invalidation:
+		 * the page is still mapped, so it cannot be truncated under us
+		 * (as in umem_odp).
+		 */
+		odp_folio_written(page_folio(page));
+	} else {
+		memcpy(buf, vaddr + offset, n);
+	}
+	kunmap_local(vaddr);
+}
+
 /* Copy @len bytes between @buf and the held pages, from @offset in the first. */
 static void odp_copy_pages(struct page **pages, unsigned int offset,
 			   void *buf, size_t len, bool write)
 {
 	while (len) {
 		size_t n = min_t(size_t, len, PAGE_SIZE - offset);
-		void *vaddr = kmap_local_page(*pages);
 
-		/*
-		 * The kernel's memcpy(), called as rxe's own copy calls it.
-		 * Knowing n <= PAGE_SIZE, gcc would inline a "rep movsq" of its
-		 * own choosing instead of the copy the kernel picked for this
-		 * CPU (alternatives).  Under QEMU's TCG, which runs every
-		 * iteration of a rep string instruction as a translated block
-		 * of its own, that is the slower one by far.
-		 */
-		OPTIMIZER_HIDE_VAR(n);
-
-		if (write) {
-			memcpy(vaddr + offset, buf, n);
-			/*
-			 * Mark it dirty while the access still fences
-			 * invalidation: the page is still mapped, so it cannot
-			 * be truncated under us (as in umem_odp).
-			 */
-			odp_folio_written(page_folio(*pages));
-		} else {
-			memcpy(buf, vaddr + offset, n);
-		}
-		kunmap_local(vaddr);
+		odp_copy_page(*pages, offset, buf, n, write);
 		buf += n;
 		len -= n;
 		offset = 0;
@@ -331,14 +340,17 @@ static long odp_umem_hold(struct odp_umem *umem, u64 iova, unsigned long end_pag
  * whose entry is present.  Returns false, having done nothing, when it is
  * the slow path's: not in task context, a test hook armed for another
  * point (those park on inflight), the entry missing, or the umem dead.
+ * Inline, with the page's lookup and copy: the call of each was a good
+ * part of its cost under QEMU's TCG, where every return is a jump that
+ * must be looked up.
  */
-static bool odp_umem_copy_fast(struct odp_umem *umem, u64 iova, void *buf,
-			       size_t len, bool write)
+static __always_inline bool odp_umem_copy_fast(struct odp_umem *umem,
+					       u64 iova, void *buf, size_t len,
+					       bool write)
 {
 	unsigned long page = ALIGN_DOWN(iova, PAGE_SIZE);
 	struct odp_access_slot *slot;
-	struct page *pg;
-	bool done = false;
+	struct page *pg = NULL;
 
 	if (!in_task())
 		return false;
@@ -351,52 +363,32 @@ static bool odp_umem_copy_fast(struct odp_umem *umem, u64 iova, void *buf,
 
 	preempt_disable();
 	slot = odp_slot_begin(umem, page);
-	if (!READ_ONCE(umem->dead) && odp_pt_lookup(umem, page, 1, write, &pg)) {
+	if (likely(!READ_ONCE(umem->dead)))
+		pg = odp_pt_lookup_page(umem, page, write);
+	if (likely(pg)) {
 		if (static_branch_unlikely(&odp_retry_hook_key))
 			odp_retry_hook_spin(ODP_HOOK_FAST);
-		odp_copy_pages(&pg, offset_in_page(iova), buf, len, write);
-		done = true;
+		odp_copy_page(pg, offset_in_page(iova), buf, len, write);
 	}
 	odp_slot_end(slot);
 	preempt_enable();
-	if (done)
+	if (likely(pg))
 		odp_umem_count_accesses(umem, 1, len);
-	return done;
+	return pg;
 }
 
-/**
- * odp_umem_copy_ahead - device read or write of a umem range, and a hint
- * @umem: the umem; the caller keeps it from being freed and checked access
- * @iova: start, inside the umem
- * @buf: kernel buffer
- * @len: bytes
- * @write: true to write @buf into the umem, false to read the umem into @buf
- * @ahead: bytes after the range that the caller will access the same way
- *	next (the rest of an RDMA message): a fault takes them along, in the
- *	same walk, instead of one fault per packet.  Failing to fault them
- *	fails nothing.  Ignored for an implicit umem.
- *
- * Faults missing pages in batches and retries until the whole range is
- * done.  Return: 0 or an error of odp_umem_fault(), -EINVAL if the range is
- * not inside the umem, -EINTR on a fatal signal.
+/*
+ * The slow path of odp_umem_copy_ahead(): the range a chunk of pages at a
+ * time, in flight, faulting what is missing.  Out of line, so that the
+ * fast path's frame has no page array (nor its stack protector).
  */
-int odp_umem_copy_ahead(struct odp_umem *umem, u64 iova, void *buf,
-			size_t len, bool write, size_t ahead)
+static noinline int odp_umem_copy_held(struct odp_umem *umem, u64 iova,
+				       void *buf, size_t len, bool write,
+				       unsigned long fault_end)
 {
-	unsigned long end_page = PAGE_ALIGN(iova + len), fault_end;
+	unsigned long end_page = PAGE_ALIGN(iova + len);
 	size_t done = 0;
 	int ret = 0;
-
-	if (!odp_umem_covers(umem, iova, len))
-		return -EINVAL;
-	if (umem->implicit)
-		return odp_implicit_copy(umem, iova, buf, len, write);
-	/* Not past the umem's end (covers: iova + len <= end). */
-	ahead = min_t(u64, ahead, umem->end - (iova + len));
-	fault_end = PAGE_ALIGN(iova + len + ahead);
-	if (len && offset_in_page(iova) + len <= PAGE_SIZE &&
-	    odp_umem_copy_fast(umem, iova, buf, len, write))
-		return 0;
 
 	while (done < len) {
 		/* Filled by the lookup: not zeroed (INIT_STACK_ALL_ZERO) per call. */
@@ -430,6 +422,38 @@ int odp_umem_copy_ahead(struct odp_umem *umem, u64 iova, void *buf,
 	if (done < len)
 		odp_umem_count_accesses(umem, 1, 0);
 	return ret;
+}
+
+/**
+ * odp_umem_copy_ahead - device read or write of a umem range, and a hint
+ * @umem: the umem; the caller keeps it from being freed and checked access
+ * @iova: start, inside the umem
+ * @buf: kernel buffer
+ * @len: bytes
+ * @write: true to write @buf into the umem, false to read the umem into @buf
+ * @ahead: bytes after the range that the caller will access the same way
+ *	next (the rest of an RDMA message): a fault takes them along, in the
+ *	same walk, instead of one fault per packet.  Failing to fault them
+ *	fails nothing.  Ignored for an implicit umem.
+ *
+ * Faults missing pages in batches and retries until the whole range is
+ * done.  Return: 0 or an error of odp_umem_fault(), -EINVAL if the range is
+ * not inside the umem, -EINTR on a fatal signal.
+ */
+int odp_umem_copy_ahead(struct odp_umem *umem, u64 iova, void *buf,
+			size_t len, bool write, size_t ahead)
+{
+	if (!odp_umem_covers(umem, iova, len))
+		return -EINVAL;
+	if (umem->implicit)
+		return odp_implicit_copy(umem, iova, buf, len, write);
+	if (likely(len && offset_in_page(iova) + len <= PAGE_SIZE) &&
+	    odp_umem_copy_fast(umem, iova, buf, len, write))
+		return 0;
+	/* Not past the umem's end (covers: iova + len <= end). */
+	ahead = min_t(u64, ahead, umem->end - (iova + len));
+	return odp_umem_copy_held(umem, iova, buf, len, write,
+				  PAGE_ALIGN(iova + len + ahead));
 }
 EXPORT_SYMBOL_GPL(odp_umem_copy_ahead);
 

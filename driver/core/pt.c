@@ -40,44 +40,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
-#include "umem.h"
-
-/*
- * An entry (unsigned long): 0 when the device may not touch the page; else
- * the page's pfn above ODP_PTE_PFN_SHIFT, ODP_PTE_PRESENT, ODP_PTE_WRITE
- * when the device may write, and ODP_PTE_HUGE in a block's first entry when
- * it maps the whole block.
- */
-#define ODP_PTE_PRESENT		BIT(0)
-#define ODP_PTE_WRITE		BIT(1)
-#define ODP_PTE_HUGE		BIT(2)
-#define ODP_PTE_PFN_SHIFT	3
-
-#define ODP_PT_BLOCK_SHIFT	(PMD_SHIFT - PAGE_SHIFT)
-#define ODP_PT_BLOCK_PAGES	BIT(ODP_PT_BLOCK_SHIFT)
-#define ODP_PT_BLOCK_MASK	(ODP_PT_BLOCK_PAGES - 1)
-
-static unsigned long odp_pt_index(const struct odp_umem *umem,
-				  unsigned long addr)
-{
-	return (addr - umem->pt_base) >> PAGE_SHIFT;
-}
-
-/* The block of entry @index, or NULL; any context, with or without lock. */
-static unsigned long *odp_pt_block(struct odp_umem *umem, unsigned long index)
-{
-	return READ_ONCE(umem->pt_dir[index >> ODP_PT_BLOCK_SHIFT]);
-}
-
-static bool odp_pte_usable(unsigned long pte, bool write)
-{
-	return pte & ODP_PTE_PRESENT && (!write || pte & ODP_PTE_WRITE);
-}
-
-static struct page *odp_pte_page(unsigned long pte, unsigned long offset)
-{
-	return pfn_to_page((pte >> ODP_PTE_PFN_SHIFT) + offset);
-}
+#include "pt.h"
 
 /* Is this hmm_pfns[] value a page the device may map? */
 static bool odp_hmm_pfn_valid(unsigned long hpfn)
