@@ -1406,22 +1406,18 @@ def verbs_notes(doc):
              f"{num(max(r['odp_over_pinned']['max'] - r['odp_over_pinned']['min'] for r in pt))}"
              ": misses by this little are within what one run can tell apart. "
              if upr else ". ") +
-            "What ODP adds per packet, measured on 2026-12-01 (`function_graph` of "
-            "`rxe_mr_copy*` alone, the only functions hooked, during `ib_write_bw` 64 KiB, "
-            "two runs of each): one 1 KiB copy of a packet takes 1.11-1.23 us through a "
-            "pinned MR and 1.38-1.46 us through an ODP MR, 0.22-0.26 us more; a 64 KiB "
-            "message makes 128 of them (64 packets, both sides), about 4% of its time, "
-            "which is the gap at 64 KiB. Builds without the fast path's full barrier, "
-            "without its per-CPU counts, or without the dirty marking of written pages "
-            "(experiments only: each is needed) were no cheaper. What is left is the "
-            "call layers (`rxe_mr_copy_ahead()` -> `rxe_odp_mr_copy()` -> "
-            "`odp_umem_copy_ahead()` -> `odp_pt_lookup()` -> `xa_load()`, each return an "
-            "indirect jump for QEMU) and the general-purpose lookup loop for what is one "
-            "page. What would close it: a single-page lookup in the fast path itself, "
-            "`rxe_odp_mr_copy()` inlined into rxe_mr.c, and a per-CPU cache of the last "
-            "translation (cleared by the invalidation's look at the slots, as the entry "
-            "is) for the packets of a message that land on the page the one before looked "
-            "up.",
+            "What ODP adds per packet (`benchmarks/copy_cost.py`: `function_graph` of "
+            "`rxe_mr_copy_ahead()` alone during `ib_write_bw` 64 KiB, pinned and ODP "
+            "alternating, medians of four runs each): on 2026-12-01 one 1 KiB copy of a "
+            "packet took 1.17 us through a pinned MR and 1.44 us through an ODP MR; with "
+            "the device page table's flat directory (no `xa_load()`) 1.15 / 1.33 us, and "
+            "with the fast path's lookup, copy and counts inline 1.14 / 1.22 us, 0.08 us "
+            "more. A 64 KiB message makes 128 such copies (64 packets, both sides). "
+            "Builds without the fast path's full barrier, without its per-CPU counts, or "
+            "without the dirty marking of written pages (experiments only: each is "
+            "needed) were no cheaper. What is left: the call of `rxe_odp_mr_copy()` "
+            "between rxe_mr.c and the core, the core's own range check, the access slot "
+            "with its barrier, and the counts.",
             "",
         ]
     inv = [r for r in v.get("inval", []) if r.get("mapped_over_plain")]
