@@ -2,11 +2,12 @@
 /*
  * odp_core: the device page table of a umem.
  *
- * Two levels, like the CPU's last two.  umem->pt_dir, a flat array indexed
- * by PMD-sized block from umem->pt_base (the umem's start aligned down to
- * PMD_SIZE), points to a block of ODP_PT_BLOCK_PAGES entries for every
- * block that was ever faulted, and is NULL for the others; an entry is a
- * pfn and its permission.  A
+ * Three levels, like the CPU's last three, from umem->pt_base (the umem's
+ * start aligned down to PMD_SIZE): the directory umem->pt_dir has a slot
+ * per 1 GiB of the span, which points to a table (struct odp_pt_table, a
+ * page) once a page of that GiB was faulted; a table points to a block of
+ * ODP_PT_BLOCK_PAGES entries for each 2 MiB of it that was ever faulted;
+ * an entry is a pfn and its permission.  A
  * page the CPU maps with a PMD (a THP, a 2 MiB hugetlb page) is ONE entry,
  * the first of its block, marked ODP_PTE_HUGE: faulting, looking it up and
  * dropping it is one store or load.  Its pfn is also its first page's, so
@@ -14,25 +15,31 @@
  * bigger mapping (a 1 GiB hugetlb page) is one such entry in each of its
  * blocks.
  *
- * The directory is allocated with the umem: a pointer per 2 MiB of its span
- * (4 KiB for 1 GiB), so that a lookup is two loads and no call.  It was an
- * xarray, whose xa_load() with its RCU read section was most of what the
- * fast path of an access (access.c) cost beyond rxe's copy of a pinned
- * page.  A block is allocated before the fault takes odp_umem.lock
- * (odp_pt_prepare(): GFP_KERNEL, charged to the umem's memcg) and stays
+ * A lookup is three loads and no call (pt.h).  The tables and blocks hung
+ * from an xarray until 2026-12, and its xa_load(), with an RCU read section
+ * whose unlock is a call on Debian's kernel, was the larger part of what
+ * the fast path of an access (access.c) cost beyond rxe's copy of a pinned
+ * page.  The directory is allocated with the umem: 8 bytes per GiB of the
+ * span (8 bytes up to 1 GiB, 1 MiB for the whole 47-bit address space), so
+ * registration stays flat in the length.  (A flat array of block pointers,
+ * 8 bytes per 2 MiB, made registering and freeing a 4 GiB umem four and ten
+ * times as costly as a small one's under QEMU's TCG.)
+ *
+ * Tables and blocks are allocated before the fault takes odp_umem.lock
+ * (odp_pt_prepare(): GFP_KERNEL, charged to the umem's memcg) and stay
  * until the umem is freed.  So an invalidation only clears entries: it
  * neither frees nor allocates, and nothing that a lookup without the lock
  * reads is ever freed under it.  The price is a block (a page) for each
- * 2 MiB of the umem that was ever device-mapped, 0.2% of it, which a flat
- * per-page array would cost for all of the umem.
+ * 2 MiB of the umem that was ever device-mapped, 0.2% of it, and a table
+ * for each GiB, which a flat per-page array would cost for all of the umem.
  *
  * Entries change only under odp_umem.lock.  An entry goes in with a store
  * release, as rcu_assign_pointer() would publish it, so that whoever finds
  * it (READ_ONCE() and the address dependency) sees the page as the walk
  * did; it goes out with WRITE_ONCE(), and access.c says how an
- * invalidation knows that no lookup still uses it.  Blocks are added to
- * the directory with cmpxchg() (a full barrier after the block was zeroed)
- * without odp_umem.lock, and never removed before odp_pt_free().
+ * invalidation knows that no lookup still uses it.  Tables and blocks are
+ * added with cmpxchg() (a full barrier after they were zeroed) without
+ * odp_umem.lock, and never removed before odp_pt_free().
  */
 #include <linux/hmm.h>
 #include <linux/memcontrol.h>
@@ -52,38 +59,55 @@ static bool odp_hmm_pfn_valid(unsigned long hpfn)
  * odp_pt_init - allocate the directory of a new umem
  * @umem: the umem, its start, end and memcg set
  *
- * Charged to the umem's memcg, as its blocks are.  A span too big for one
- * (more than 2 GiB of directory, for a span of 512 TiB) fails quietly: the
- * length comes from the user.  Return: 0 or -ENOMEM.
+ * Charged to the umem's memcg, as its tables and blocks are; quiet when it
+ * fails (the length comes from the user).  Return: 0 or -ENOMEM.
  */
 int odp_pt_init(struct odp_umem *umem)
 {
+	unsigned long blocks;
 	struct mem_cgroup *old;
 
 	umem->pt_base = ALIGN_DOWN(umem->start, PMD_SIZE);
-	umem->pt_blocks = (ALIGN(umem->end, PMD_SIZE) - umem->pt_base) >>
-			  PMD_SHIFT;
+	blocks = (ALIGN(umem->end, PMD_SIZE) - umem->pt_base) >> PMD_SHIFT;
+	umem->pt_tables = DIV_ROUND_UP(blocks, ODP_PT_TABLE_BLOCKS);
 	old = set_active_memcg(umem->memcg);
-	umem->pt_dir = kvcalloc(umem->pt_blocks, sizeof(*umem->pt_dir),
+	umem->pt_dir = kvcalloc(umem->pt_tables, sizeof(*umem->pt_dir),
 				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	set_active_memcg(old);
 	return umem->pt_dir ? 0 : -ENOMEM;
 }
 
-/* Add block @b to the directory unless it is there.  Return: 0 or -ENOMEM. */
+/*
+ * Put @size zeroed bytes into *@slot unless something is there (another
+ * fault's, added meanwhile, is kept).  Return: 0 or -ENOMEM.
+ */
+static int odp_pt_fill(void **slot, size_t size)
+{
+	void *new;
+
+	if (READ_ONCE(*slot))
+		return 0;
+	new = kzalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!new)
+		return -ENOMEM;
+	if (cmpxchg(slot, NULL, new))
+		kfree(new);
+	return 0;
+}
+
+/* Add block @b (and its table) unless it is there.  Return: 0 or -ENOMEM. */
 static int odp_pt_add_block(struct odp_umem *umem, unsigned long b)
 {
-	unsigned long *block;
+	struct odp_pt_table *table;
+	int ret;
 
-	if (READ_ONCE(umem->pt_dir[b]))
-		return 0;
-	block = kcalloc(ODP_PT_BLOCK_PAGES, sizeof(*block), GFP_KERNEL_ACCOUNT);
-	if (!block)
-		return -ENOMEM;
-	/* Another fault's may have come in meanwhile: then keep that one. */
-	if (cmpxchg(&umem->pt_dir[b], NULL, block))
-		kfree(block);
-	return 0;
+	ret = odp_pt_fill((void **)&umem->pt_dir[b >> ODP_PT_TABLE_SHIFT],
+			  sizeof(*table));
+	if (ret)
+		return ret;
+	table = odp_pt_table(umem, b);
+	return odp_pt_fill((void **)&table->blocks[b & ODP_PT_TABLE_MASK],
+			   ODP_PT_BLOCK_PAGES * sizeof(unsigned long));
 }
 
 /**
@@ -295,8 +319,9 @@ unsigned long odp_pt_lookup(struct odp_umem *umem, unsigned long start,
  *
  * A huge entry that [start, end) only partly covers goes (or is protected)
  * whole: the cache may always hold less.  Only blocks that exist are
- * visited (a NULL in the directory is skipped), and a zap of the whole umem
- * with nothing present (its gauge) looks at none.  Return: pages changed.
+ * visited (a GiB without a table is skipped whole), and a zap of the whole
+ * umem with nothing present (its gauge) looks at none.  Return: pages
+ * changed.
  */
 unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 			 unsigned long end, bool write_protect, bool blockable)
@@ -313,11 +338,18 @@ unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 
 	for (b = index >> ODP_PT_BLOCK_SHIFT; b <= last >> ODP_PT_BLOCK_SHIFT;
 	     b++) {
-		unsigned long *block = READ_ONCE(umem->pt_dir[b]);
+		struct odp_pt_table *table = odp_pt_table(umem, b);
 		unsigned long b0 = b << ODP_PT_BLOCK_SHIFT;
 		unsigned long lo = max(index, b0) - b0;
 		unsigned long hi = min(last, b0 + ODP_PT_BLOCK_MASK) - b0;
+		unsigned long *block;
 
+		if (!table) {
+			/* Nothing of this GiB was faulted: on to the next. */
+			b |= ODP_PT_TABLE_MASK;
+			continue;
+		}
+		block = READ_ONCE(table->blocks[b & ODP_PT_TABLE_MASK]);
 		if (!block)
 			continue;
 		changed += odp_pt_zap_block(block, lo, hi, write_protect);
@@ -340,9 +372,16 @@ unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 /* Free every block of a umem nobody touches any more (odp_umem_free()). */
 void odp_pt_free(struct odp_umem *umem)
 {
-	unsigned long b;
+	unsigned long t, i;
 
-	for (b = 0; b < umem->pt_blocks; b++)
-		kfree(umem->pt_dir[b]);
+	for (t = 0; t < umem->pt_tables; t++) {
+		struct odp_pt_table *table = umem->pt_dir[t];
+
+		if (!table)
+			continue;
+		for (i = 0; i < ODP_PT_TABLE_BLOCKS; i++)
+			kfree(table->blocks[i]);
+		kfree(table);
+	}
 	kvfree(umem->pt_dir);
 }

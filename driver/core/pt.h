@@ -25,17 +25,36 @@
 #define ODP_PT_BLOCK_PAGES	BIT(ODP_PT_BLOCK_SHIFT)
 #define ODP_PT_BLOCK_MASK	(ODP_PT_BLOCK_PAGES - 1)
 
+/* A table: the blocks of ODP_PT_TABLE_BLOCKS consecutive PMD-sized spans. */
+#define ODP_PT_TABLE_SHIFT	(PUD_SHIFT - PMD_SHIFT)
+#define ODP_PT_TABLE_BLOCKS	BIT(ODP_PT_TABLE_SHIFT)
+#define ODP_PT_TABLE_MASK	(ODP_PT_TABLE_BLOCKS - 1)
+
+struct odp_pt_table {
+	unsigned long		*blocks[ODP_PT_TABLE_BLOCKS];
+};
+
 static inline unsigned long odp_pt_index(const struct odp_umem *umem,
 					 unsigned long addr)
 {
 	return (addr - umem->pt_base) >> PAGE_SHIFT;
 }
 
+/* The table of block @b, or NULL; any context, with or without lock. */
+static inline struct odp_pt_table *odp_pt_table(struct odp_umem *umem,
+						unsigned long b)
+{
+	return READ_ONCE(umem->pt_dir[b >> ODP_PT_TABLE_SHIFT]);
+}
+
 /* The block of entry @index, or NULL; any context, with or without lock. */
 static inline unsigned long *odp_pt_block(struct odp_umem *umem,
 					  unsigned long index)
 {
-	return READ_ONCE(umem->pt_dir[index >> ODP_PT_BLOCK_SHIFT]);
+	unsigned long b = index >> ODP_PT_BLOCK_SHIFT;
+	struct odp_pt_table *table = odp_pt_table(umem, b);
+
+	return table ? READ_ONCE(table->blocks[b & ODP_PT_TABLE_MASK]) : NULL;
 }
 
 static inline bool odp_pte_usable(unsigned long pte, bool write)

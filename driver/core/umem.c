@@ -30,8 +30,8 @@ u32 odp_umem_next_id(void)
  *	added to as well, or NULL
  *
  * Inserts the umem's own interval notifier and faults nothing in.  What it
- * allocates beyond that is the translation cache's directory, a pointer per
- * 2 MiB of the range (pt.c).
+ * allocates beyond that is the translation cache's directory, 8 bytes per
+ * GiB of the range (pt.c).
  *
  * Return: the umem, or an ERR_PTR (-EINVAL, -ENOMEM).
  */

@@ -4,8 +4,8 @@
  *
  * Lock order, outermost first:
  *   mmap_lock (read) -> odp_umem.lock -> odp_umem.inflight_lock
- * pt.c adds blocks to odp_umem.pt_dir with cmpxchg(), before the fault
- * takes odp_umem.lock.  A device access takes only inflight_lock, or
+ * pt.c adds tables and blocks with cmpxchg(), before the fault takes
+ * odp_umem.lock.  A device access takes only inflight_lock, or
  * on its fast path no lock at all (its CPU's access slot, access.c).
  * odp_umem.lock is taken inside mmu notifier invalidation, so nothing may
  * allocate memory with reclaim (GFP_KERNEL) while holding it: the fault
@@ -26,6 +26,8 @@
 #include <linux/xarray.h>
 
 #include "odp_core.h"
+
+struct odp_pt_table;
 
 /*
  * The device page table ("pt", pt.c) maps each page of [start, end) that
@@ -54,13 +56,12 @@ struct odp_umem {
 	/* Where pt's first block starts: start aligned down to PMD_SIZE. */
 	unsigned long		pt_base;		/* constant */
 	/*
-	 * pt.c: the directory, block index -> block of entries or NULL, and
-	 * its length (blocks of PMD_SIZE from pt_base to end).  Allocated
-	 * with the umem; blocks are only added, with cmpxchg(), and freed
-	 * with the umem.
+	 * pt.c: the directory, a table (or NULL) per PUD_SIZE from pt_base,
+	 * and its length.  Allocated with the umem; tables and blocks are
+	 * only added, with cmpxchg(), and freed with the umem.
 	 */
-	unsigned long		**pt_dir;
-	unsigned long		pt_blocks;		/* constant */
+	struct odp_pt_table	**pt_dir;
+	unsigned long		pt_tables;		/* constant */
 
 	/*
 	 * Serialises faults against invalidations: protects changes to pt,

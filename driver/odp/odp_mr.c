@@ -4,7 +4,8 @@
  *
  * Registration creates the MR's umem in the ODP core, which inserts its own
  * mmu_interval_notifier over the pages of the range and faults nothing in:
- * its cost does not depend on the length.  No page of an MR is ever pinned.
+ * what it allocates is 8 bytes per GiB of the length (the translation
+ * cache's directory).  No page of an MR is ever pinned.
  * The lookup of a key and the copy to and from an SGE list through the MRs
  * (for the transport) are here too; neither knows anything about QPs.
  */

@@ -52,9 +52,10 @@ static bool rxe_odp_is_implicit(u64 start, u64 length)
  * @access: IB_ACCESS_* flags, IB_ACCESS_ON_DEMAND among them
  * @mr: the MR, initialised but not valid yet
  *
- * Like an ODP NIC, registration neither checks nor touches the range: the
- * cost does not depend on the length, and a page that is not mapped when
- * the device needs it fails that access (a remote or local access error).
+ * Like an ODP NIC, registration neither checks nor touches the range: what
+ * it allocates beyond the MR is the translation cache's directory, 8 bytes
+ * per GiB of the range, and a page that is not mapped when the
+ * device needs it fails that access (a remote or local access error).
  */
 int rxe_odp_mr_init_user(struct rxe_dev *rxe, u64 start, u64 length, u64 iova,
 			 int access, struct rxe_mr *mr)
