@@ -132,6 +132,7 @@ UPSTREAM_DEFECTS = {
     "storm_16qp": UP_DATA_LOSS,
     "dropped_tail_write": UP_DATA_LOSS,
     "dropped_tail_send": UP_DATA_LOSS,
+    "sparse_span": UP_DATA_LOSS,
 }
 
 
@@ -501,3 +502,15 @@ def test_dropped_tail_send():
     """SEND of 1 MiB + 5000 at an odd offset, the receive buffer's tail dropped."""
     r = vrun("dropped_tail_send")
     assert r["iters"] == 4
+
+
+# ---- a big, mostly unmapped span ------------------------------------------
+
+def test_sparse_span():
+    """An ODP MR over 16 GiB with 64 KiB mapped: the mapped part works both
+    ways, the unmapped end is a remote access error.  Our rxe's translation
+    cache allocates 8 bytes per GiB of the span at registration (its
+    directory, driver/core/pt.c), and a table and a block where a page is
+    faulted."""
+    r = vrun("sparse_span")
+    assert r["span"] == 16 << 30 and r["mapped"] == 64 << 10

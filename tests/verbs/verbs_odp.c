@@ -1622,6 +1622,59 @@ static int t_dropped_tail_send(void)
 	return tail_xfer(IBV_WR_SEND, "SEND");
 }
 
+/*
+ * An explicit ODP MR over 16 GiB of address space of which only the first
+ * 64 KiB is mapped.  Registration touches nothing of the range (our rxe's
+ * translation cache allocates 8 bytes per GiB of the span with the MR, and
+ * a table and a block of entries only where a page is faulted); the mapped
+ * start works both ways, and a WRITE to the span's
+ * last page, which nothing maps, is a remote access error.
+ */
+#define SPARSE_SPAN	(16ULL << 30)
+#define SPARSE_BASE	(1ULL << 45)	/* 32 TiB: nothing is mapped there */
+
+static int t_sparse_span(void)
+{
+	size_t len = 64 * KIB;
+	struct ibv_mr *ma, *mb;
+	struct vpair p;
+	struct vdev d;
+	char *a, *b;
+
+	b = mmap((void *)SPARSE_BASE, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (b == MAP_FAILED)
+		FAIL("mmap of 64 KiB at %#llx: %s", SPARSE_BASE, strerror(errno));
+	CHECK((uintptr_t)b == SPARSE_BASE, "mmap at %#llx gave %p",
+	      SPARSE_BASE, (void *)b);
+	v_open(&d);
+	pair_create(&d, &p);
+	a = map_anon(len, 0);
+	ma = v_reg(&d, a, len, 0);
+	mb = v_reg(&d, b, SPARSE_SPAN, 0);
+
+	fill_pat(a, len, 11);
+	EXPECT_ST(op_write(&p, ma, a, len, mb, b), IBV_WC_SUCCESS,
+		  "WRITE into the mapped start of the span");
+	check_pat(b, len, 11, "WRITE");
+	fill_pat(b + 100, len - 200, 12);
+	EXPECT_ST(op_read(&p, ma, a + 100, len - 200, mb, b + 100),
+		  IBV_WC_SUCCESS, "READ from the mapped start of the span");
+	check_pat(a + 100, len - 200, 12, "READ");
+	EXPECT_ST(op_write(&p, ma, a, 4 * KIB, mb,
+			   b + SPARSE_SPAN - 4 * KIB),
+		  IBV_WC_REM_ACCESS_ERR, "WRITE to the span's unmapped end");
+	printf("span=%llu mapped=%zu\n", SPARSE_SPAN, len);
+
+	v_dereg(ma);
+	v_dereg(mb);
+	pair_destroy(&p);
+	v_close(&d);
+	unmap(a, len);
+	unmap(b, len);
+	return T_PASS;
+}
+
 static const struct vtest tests[] = {
 	{ "dontneed_send", t_dontneed_send },
 	{ "dontneed_write", t_dontneed_write },
@@ -1651,6 +1704,7 @@ static const struct vtest tests[] = {
 	{ "storm_16qp", t_storm_16qp },
 	{ "dropped_tail_write", t_dropped_tail_write },
 	{ "dropped_tail_send", t_dropped_tail_send },
+	{ "sparse_span", t_sparse_span },
 };
 
 TEST_MAIN(tests)
