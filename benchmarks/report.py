@@ -1229,7 +1229,8 @@ def notes_section(doc):
         lines += [
             "**1. Flatness.** " + "; ".join(parts) + f" (target <= {T_REG_FLAT}x). "
             "Registration does no per-page work (a walk of the VMAs in the range, "
-            "`mmu_interval_notifier_insert()`, an xarray insert); a size dependence seen here "
+            "`mmu_interval_notifier_insert()`, an xarray insert, the translation "
+            "directory: 8 bytes per GiB); a size dependence seen here "
             "comes from work the kernel still does after the previous, large operation of "
             "the benchmark in the same VM (all ODP repetitions run before the pinned ones "
             "for this reason), see the spread.", ""]
