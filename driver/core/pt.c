@@ -30,8 +30,9 @@
  * until the umem is freed.  So an invalidation only clears entries: it
  * neither frees nor allocates, and nothing that a lookup without the lock
  * reads is ever freed under it.  The price is a block (a page) for each
- * 2 MiB of the umem that was ever device-mapped, 0.2% of it, and a table
- * for each GiB, which a flat per-page array would cost for all of the umem.
+ * 2 MiB of the umem that was ever device-mapped (0.2% of it) and a table
+ * (a page) for each such GiB: what a flat per-page array would cost for
+ * all of the umem from registration on.
  *
  * Entries change only under odp_umem.lock.  An entry goes in with a store
  * release, as rcu_assign_pointer() would publish it, so that whoever finds
@@ -111,7 +112,7 @@ static int odp_pt_add_block(struct odp_umem *umem, unsigned long b)
 }
 
 /**
- * odp_pt_prepare - allocate the blocks that what @range found goes into
+ * odp_pt_prepare - allocate the tables and blocks for what @range found
  * @umem: the umem; the caller holds no lock: this allocates with reclaim,
  *	charged to the active memcg (fault.c makes that the umem's)
  * @range: the walked range and its pfns
