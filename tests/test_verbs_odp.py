@@ -132,7 +132,6 @@ UPSTREAM_DEFECTS = {
     "storm_16qp": UP_DATA_LOSS,
     "dropped_tail_write": UP_DATA_LOSS,
     "dropped_tail_send": UP_DATA_LOSS,
-    "sparse_span": UP_DATA_LOSS,
 }
 
 
@@ -512,5 +511,11 @@ def test_sparse_span():
     cache allocates 8 bytes per GiB of the span at registration (its
     directory, driver/core/pt.c), and a table and a block where a page is
     faulted."""
+    if UPSTREAM:
+        # Not run there: it takes the whole VM down (make check-upstream of
+        # 2026-12-01, 6.18.15+deb13, Documentation/upstream-rxe.md).
+        pytest.xfail("upstream's defect, not run: this registration crashes upstream's "
+                     "kernel ('kernel BUG at mm/slub.c:634', kfree() in rxe_mr_cleanup() "
+                     "from the error path of rxe_reg_user_mr())")
     r = vrun("sparse_span")
     assert r["span"] == 16 << 30 and r["mapped"] == 64 << 10
