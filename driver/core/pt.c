@@ -370,7 +370,7 @@ unsigned long odp_pt_zap(struct odp_umem *umem, unsigned long start,
 	return changed;
 }
 
-/* Free every block of a umem nobody touches any more (odp_umem_free()). */
+/* Free the tables, blocks and directory of a umem nobody touches any more. */
 void odp_pt_free(struct odp_umem *umem)
 {
 	unsigned long t, i;
