@@ -31,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include <endian.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
@@ -158,6 +159,7 @@ struct sess {
 	struct mutator	*mut[MAX_REGIONS];
 	uint32_t	known[MAX_PAGES];	/* server, races: seed per page (0: zeros) */
 	unsigned long	chk_started[MAX_PAGES];	/* mutations begun by the last check */
+	uint64_t	chk_pfn[MAX_PAGES];	/* the page's pfn at the last check */
 	uint64_t	race_raddr;		/* client, races: the server's buffer */
 	uint32_t	race_rkey;
 };
@@ -705,6 +707,61 @@ static int mut_quiet(struct mutator *m, int p)
 	return !m || (!m->snap_busy[p] && m->started[p] == m->snap[p]);
 }
 
+/* The pfn the CPU maps at @addr (0: none, or pagemap hides pfns). */
+static uint64_t page_pfn(const void *addr)
+{
+	static int fd = -2;
+	uint64_t e;
+	off_t off = (off_t)((uintptr_t)addr / (uintptr_t)page_size) * 8;
+
+	if (fd == -2)
+		fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || pread(fd, &e, sizeof(e), off) != sizeof(e))
+		return 0;
+	return e >> 63 ? e & ((1ULL << 55) - 1) : 0;
+}
+
+/* /proc/kpageflags of @pfn, or ~0 when unreadable. */
+static uint64_t pfn_flags(uint64_t pfn)
+{
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	uint64_t f = ~0ULL;
+
+	if (fd >= 0) {
+		if (pread(fd, &f, sizeof(f), (off_t)(pfn * 8)) != sizeof(f))
+			f = ~0ULL;
+		close(fd);
+	}
+	return f;
+}
+
+/*
+ * What a slot that changed with nobody writing holds, for the failure
+ * message: its zero bytes, the bytes still as @seed left them, its first
+ * bytes, and whether it is another slot's data of any round.
+ */
+static void describe_slot(const char *slot, size_t wlen, uint32_t seed,
+			  uint32_t seed_lo, uint32_t seed_hi, char *out,
+			  size_t size)
+{
+	size_t zeros = 0, same = 0, n;
+	uint32_t other = 0;
+
+	for (size_t i = 0; i < wlen; i++) {
+		zeros += !slot[i];
+		same += (uint8_t)slot[i] == pattern_byte(seed, i);
+	}
+	for (uint32_t sd = seed_lo; sd < seed_hi && !other; sd++)
+		if (diff_pattern(slot, wlen, sd) < 0)
+			other = sd;
+	n = (size_t)snprintf(out, size, "%zu of %zu bytes zero, %zu as before, "
+			     "another slot's data: seed %u; first bytes", zeros,
+			     wlen, same, other);
+	for (size_t i = 0; i < 16 && n < size; i++)
+		n += (size_t)snprintf(out + n, size - n, " %02x",
+				      (uint8_t)slot[i]);
+}
+
 /* ---- the server: one generic responder -------------------------------- */
 
 static void srv_post_recv(struct sess *s, const struct msg *m)
@@ -932,16 +989,21 @@ static void srv_round_check(struct sess *s, const struct msg *m, struct msg *r)
 		char *pg = reg->buf + (size_t)p * page_size;
 		uint32_t seed = seed0 + (uint32_t)p, old = s->known[p];
 		int quiet, is_new, is_zero, is_old, ok;
+		unsigned long started;
+		uint64_t chk_pfn;
 		long head, tail;
 		const char *what;
 
 		mut_lock(mu);
+		/* What the page holds and the mutations that made it so. */
+		started = mu ? mu->started[p] : 0;
 		quiet = mut_quiet(mu, p);
 		is_new = diff_pattern(pg + in_off, wlen, seed) < 0;
 		is_zero = diff_bytes(pg + in_off, wlen, 0) < 0;
 		is_old = old ? diff_pattern(pg + in_off, wlen, old) < 0 : is_zero;
 		head = diff_bytes(pg, in_off, 0);
 		tail = diff_bytes(pg + in_off + wlen, page_size - in_off - wlen, 0);
+		chk_pfn = page_pfn(pg);
 		mut_unlock(mu);
 
 		if (head >= 0 || tail >= 0)
@@ -983,7 +1045,8 @@ static void srv_round_check(struct sess *s, const struct msg *m, struct msg *r)
 			     " nor zeros" : "");
 		}
 		s->known[p] = is_new ? seed : is_zero ? 0 : old;
-		s->chk_started[p] = mu ? mu->started[p] : 0;
+		s->chk_started[p] = started;
+		s->chk_pfn[p] = chk_pfn;
 		if (quiet) {
 			quiet_mask |= 1ULL << p;
 			strict++;
@@ -1012,20 +1075,20 @@ static void srv_snap(struct sess *s, const struct msg *m)
 
 	if (np > MAX_PAGES || in_off + wlen > (size_t)page_size)
 		FAIL("snap of %d pages", np);
-	if (m->a[4])
-		memset(s->known, 0, sizeof(s->known));
+	mut_lock(mu);
 	if (m->a[4]) {
+		memset(s->known, 0, sizeof(s->known));
 		memset(s->chk_started, 0, sizeof(s->chk_started));
 		if (mu)
 			for (int p = 0; p < np; p++)
 				s->chk_started[p] = mu->started[p];
 	}
-	mut_lock(mu);
 	for (int p = 0; p < np; p++) {
 		char *slot = reg->buf + (size_t)p * page_size + in_off;
 		int zapped = mu && mu->started[p] != s->chk_started[p] &&
 			     (mu->mode == MUT_DONTNEED || mu->mode == MUT_MUNMAP);
 		uint32_t seed0 = (uint32_t)m->a[5];
+		char what[256];
 		long d;
 
 		if (s->known[p] && diff_pattern(slot, wlen, s->known[p]) < 0)
@@ -1045,11 +1108,18 @@ static void srv_snap(struct sess *s, const struct msg *m)
 				     p, r, older, s->known[p]);
 		}
 		d = diff_pattern(slot, wlen, s->known[p]);
+		describe_slot(slot, wlen, s->known[p], 20000, seed0 + (uint32_t)np,
+			      what, sizeof(what));
 		FAIL("page %d changed between rounds, with no WR outstanding: "
 		     "neither its last data (seed %u, first difference at byte "
-		     "%ld: 0x%02x) nor zeros%s", p, s->known[p], d,
-		     d >= 0 ? (uint8_t)slot[d] : 0,
-		     zapped ? "" : " (no mutation since the last check)");
+		     "%ld: 0x%02x) nor zeros%s; at %p, pfn %#llx (flags %#llx) "
+		     "at the check, %#llx (flags %#llx) now; %s", p,
+		     s->known[p], d, d >= 0 ? (uint8_t)slot[d] : 0,
+		     zapped ? "" : " (no mutation since the last check)",
+		     slot, (unsigned long long)s->chk_pfn[p],
+		     (unsigned long long)pfn_flags(s->chk_pfn[p]),
+		     (unsigned long long)page_pfn(slot),
+		     (unsigned long long)pfn_flags(page_pfn(slot)), what);
 	}
 	/* The snapshot under the same hold: what we learnt is still true. */
 	if (mu)
