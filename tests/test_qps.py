@@ -21,3 +21,13 @@ def test_qps_rnr_recovery(run):
     r = run("odp_qps", "qps_rnr_recovery")
     assert "rx_posted 0 " in r["rnr.starved"]
     assert r["rnr.release_to_completion_ms"] < 400
+
+
+def test_qps_error_cause(run):
+    """A QP in the error state says why in debugfs: "wr 10" on both sides
+    of a WRITE that failed with REM_ACCESS_ERR, "peer_gone 0" on the side
+    whose peer destroyed its QP (its own WRs would all have flushed)."""
+    r = run("odp_qps", "qps_error_cause")
+    assert r["cause.wr.client"].endswith(" error wr 10")
+    assert r["cause.wr.server"].endswith(" error wr 10")
+    assert r["cause.peer_gone.client"].endswith(" error peer_gone 0")

@@ -99,14 +99,14 @@ static int odp_qp_cm_event(struct odp_qp *qp, struct rdma_cm_id *id,
 	case RDMA_CM_EVENT_REJECTED:
 	case RDMA_CM_EVENT_CONNECT_ERROR:
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
-		odp_qp_set_error(qp);
+		odp_qp_set_error(qp, ODP_QP_ERR_CONNECT, ev->event);
 		odp_qp_conn_done(qp, odp_cm_status_errno(ev->event));
 		break;
 	default:
 		break;
 	}
 	if (ret) {
-		odp_qp_set_error(qp);
+		odp_qp_set_error(qp, ODP_QP_ERR_CONNECT, ret);
 		odp_qp_conn_done(qp, ret);
 	}
 	/* Never let rdma_cm destroy the id: odp_qp_detach() does. */
@@ -283,7 +283,7 @@ void odp_qp_detach(struct odp_qp *qp)
 		wake_up_all(&qp->accepting_on->wait);
 	mutex_unlock(&qp->lock);
 
-	odp_qp_set_error(qp);
+	odp_qp_set_error(qp, ODP_QP_ERR_DETACHED, 0);
 	odp_qp_conn_done(qp, -ECONNABORTED);
 	/* A work run that saw the QP ready may still post: let it finish. */
 	flush_work(&qp->work);

@@ -47,6 +47,25 @@ static const char *odp_qp_state_name(enum odp_qp_state state)
 	return "?";
 }
 
+static const char *odp_qp_error_cause_name(enum odp_qp_error_cause cause)
+{
+	static const char *const names[] = {
+		[ODP_QP_ERR_NONE]	= "none",
+		[ODP_QP_ERR_WR]		= "wr",
+		[ODP_QP_ERR_CONNECT]	= "connect",
+		[ODP_QP_ERR_DETACHED]	= "detached",
+		[ODP_QP_ERR_PEER_GONE]	= "peer_gone",
+		[ODP_QP_ERR_WIRE_SEND]	= "wire_send",
+		[ODP_QP_ERR_WIRE_RECV]	= "wire_recv",
+		[ODP_QP_ERR_WIRE_POST]	= "wire_post",
+		[ODP_QP_ERR_BAD_MSG]	= "bad_msg",
+		[ODP_QP_ERR_NOMEM]	= "nomem",
+		[ODP_QP_ERR_ASYNC]	= "async",
+	};
+
+	return cause < ARRAY_SIZE(names) && names[cause] ? names[cause] : "?";
+}
+
 static const char *odp_qp_work_name(struct odp_qp *qp)
 {
 	unsigned int busy = work_busy(&qp->work);
@@ -108,6 +127,10 @@ static void odp_qp_show_one(struct seq_file *s, struct odp_qp *qp)
 	if (ran)
 		seq_printf(s, " work_ran_ms_ago %u",
 			   jiffies_to_msecs(jiffies - ran));
+	if (view.state == ODP_QPS_ERROR)
+		seq_printf(s, " error %s %d",
+			   odp_qp_error_cause_name(view.error_cause),
+			   view.error_detail);
 	seq_putc(s, '\n');
 }
 

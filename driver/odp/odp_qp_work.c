@@ -19,9 +19,12 @@
 static void odp_rx_recycle(struct odp_qp *qp, struct odp_wire_buf *rx,
 			   bool request)
 {
+	int ret;
+
 	odp_rx_dequeue(qp, rx, request);
-	if (odp_rx_post(qp, rx))
-		odp_qp_set_error(qp);
+	ret = odp_rx_post(qp, rx);
+	if (ret)
+		odp_qp_set_error(qp, ODP_QP_ERR_WIRE_POST, ret);
 }
 
 /* The header fields every message must get right. */
@@ -40,7 +43,7 @@ static enum odp_rx_result odp_rx_one(struct odp_qp *qp,
 
 	if (!odp_rx_check(rx)) {
 		/* Not ours, or broken: nothing sane to answer. */
-		odp_qp_set_error(qp);
+		odp_qp_set_error(qp, ODP_QP_ERR_BAD_MSG, op);
 		return ODP_RX_ERROR;
 	}
 	if (op == ODP_WIRE_CREDIT)
@@ -103,6 +106,7 @@ static bool odp_qp_process_rx(struct odp_qp *qp)
 static void odp_qp_return_credits(struct odp_qp *qp)
 {
 	struct odp_wire_buf *tx;
+	int ret;
 
 	if (qp->req_consumed - qp->req_advertised < ODP_WIRE_CREDIT_BATCH ||
 	    odp_qp_state(qp) != ODP_QPS_RTS || !odp_tx_reserve(qp))
@@ -110,13 +114,14 @@ static void odp_qp_return_credits(struct odp_qp *qp)
 	tx = odp_tx_alloc(qp);
 	if (!tx) {
 		odp_tx_unreserve(qp);
-		odp_qp_set_error(qp);
+		odp_qp_set_error(qp, ODP_QP_ERR_NOMEM, 0);
 		return;
 	}
 	odp_wire_hdr(tx)->op = ODP_WIRE_CREDIT;
 	qp->credit_msgs++;
-	if (odp_tx_post(qp, tx))
-		odp_qp_set_error(qp);
+	ret = odp_tx_post(qp, tx);
+	if (ret)
+		odp_qp_set_error(qp, ODP_QP_ERR_WIRE_POST, ret);
 }
 
 /* Complete every WR left with WR_FLUSH_ERR, in order. */
@@ -156,7 +161,7 @@ void odp_qp_work(struct work_struct *work)
 	 * request, typically) was handled above, now the QP goes to error.
 	 */
 	if (odp_qp_peer_gone(qp))
-		odp_qp_set_error(qp);
+		odp_qp_set_error(qp, ODP_QP_ERR_PEER_GONE, 0);
 	if (odp_qp_state(qp) == ODP_QPS_ERROR)
 		odp_qp_flush(qp);
 	set_active_memcg(old_memcg);

@@ -70,11 +70,19 @@ void odp_qp_mark_destroyed(struct odp_qp *qp)
 	spin_unlock_bh(&qp->wq_lock);
 }
 
-/* Move to the error state; the work item flushes the queues. */
-void odp_qp_set_error(struct odp_qp *qp)
+/*
+ * Move to the error state, for @cause (@detail: a status, errno or event
+ * that says more, or 0); the work item flushes the queues.
+ */
+void odp_qp_set_error(struct odp_qp *qp, enum odp_qp_error_cause cause,
+		      int detail)
 {
 	spin_lock_bh(&qp->wq_lock);
-	qp->state = ODP_QPS_ERROR;
+	if (qp->state != ODP_QPS_ERROR) {
+		qp->state = ODP_QPS_ERROR;
+		qp->error_cause = cause;
+		qp->error_detail = detail;
+	}
 	spin_unlock_bh(&qp->wq_lock);
 	odp_qp_kick(qp);
 }
@@ -431,5 +439,7 @@ void odp_qp_queue_view(struct odp_qp *qp, struct odp_qp_queue_view *view)
 	view->req_sent = qp->req_sent;
 	view->peer_consumed = qp->peer_consumed;
 	view->disconnected = qp->disconnected;
+	view->error_cause = qp->error_cause;
+	view->error_detail = qp->error_detail;
 	spin_unlock_bh(&qp->wq_lock);
 }

@@ -30,7 +30,7 @@ static void odp_requester_fail(struct odp_qp *qp, struct odp_swqe *wqe,
 {
 	odp_sq_remove(qp, wqe);
 	odp_qp_complete_send(qp, wqe, status);
-	odp_qp_set_error(qp);
+	odp_qp_set_error(qp, ODP_QP_ERR_WR, status);
 }
 
 /*
@@ -142,7 +142,7 @@ bool odp_requester_step(struct odp_qp *qp)
 	odp_credit_take(qp);
 	ret = odp_tx_post(qp, tx);
 	if (ret) {
-		odp_qp_set_error(qp);
+		odp_qp_set_error(qp, ODP_QP_ERR_WIRE_POST, ret);
 		return false;
 	}
 	return true;
@@ -201,7 +201,8 @@ enum odp_rx_result odp_requester_response(struct odp_qp *qp,
 	int ret;
 
 	if (!wqe) {
-		odp_qp_set_error(qp);
+		/* An answer to nothing we sent. */
+		odp_qp_set_error(qp, ODP_QP_ERR_BAD_MSG, hdr->op);
 		return ODP_RX_ERROR;
 	}
 	if (error) {

@@ -26,11 +26,12 @@ static enum odp_rx_result odp_responder_answer(struct odp_qp *qp, u8 op,
 {
 	struct odp_wire_buf *tx = odp_tx_alloc(qp);
 	struct odp_wire_hdr *hdr;
+	int ret;
 
 	qp->resp_wr.active = false;
 	if (!tx) {
 		odp_tx_unreserve(qp);
-		odp_qp_set_error(qp);
+		odp_qp_set_error(qp, ODP_QP_ERR_NOMEM, 0);
 		return ODP_RX_ERROR;
 	}
 	qp->req_consumed++;
@@ -39,8 +40,10 @@ static enum odp_rx_result odp_responder_answer(struct odp_qp *qp, u8 op,
 	hdr->status = status;
 	hdr->flags = ODP_WIRE_FIRST | ODP_WIRE_LAST;
 	hdr->compare_add = cpu_to_be64(old);
-	if (odp_tx_post(qp, tx) || status) {
-		odp_qp_set_error(qp);
+	ret = odp_tx_post(qp, tx);
+	if (ret || status) {
+		odp_qp_set_error(qp, ret ? ODP_QP_ERR_WIRE_POST : ODP_QP_ERR_WR,
+				 ret ?: status);
 		return ODP_RX_ERROR;
 	}
 	return ODP_RX_DONE;
@@ -289,13 +292,14 @@ static enum odp_rx_result odp_responder_read(struct odp_qp *qp,
 		u32 n = min_t(u32, total - done, ODP_WIRE_MAX_PAYLOAD);
 		struct odp_wire_hdr *resp;
 		struct odp_wire_buf *tx;
+		int ret;
 
 		if (!odp_tx_reserve(qp))
 			return ODP_RX_STALL;
 		tx = odp_tx_alloc(qp);
 		if (!tx) {
 			odp_tx_unreserve(qp);
-			odp_qp_set_error(qp);
+			odp_qp_set_error(qp, ODP_QP_ERR_NOMEM, 0);
 			return ODP_RX_ERROR;
 		}
 		if (odp_responder_copy(qp, rkey, ODP_ABI_ACCESS_REMOTE_READ,
@@ -312,8 +316,9 @@ static enum odp_rx_result odp_responder_read(struct odp_qp *qp,
 		/* The last response is the READ's answer: consumed with it. */
 		if (done + n == total)
 			qp->req_consumed++;
-		if (odp_tx_post(qp, tx)) {
-			odp_qp_set_error(qp);
+		ret = odp_tx_post(qp, tx);
+		if (ret) {
+			odp_qp_set_error(qp, ODP_QP_ERR_WIRE_POST, ret);
 			return ODP_RX_ERROR;
 		}
 		qp->read_resp_done = done + n;

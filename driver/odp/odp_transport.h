@@ -90,6 +90,24 @@ enum odp_qp_state {
 	ODP_QPS_ERROR,		/* WRs complete with WR_FLUSH_ERR */
 };
 
+/*
+ * Why a QP went to the error state: the first cause counts.  For debugfs,
+ * where whoever sees only flushed completions looks for the reason.
+ */
+enum odp_qp_error_cause {
+	ODP_QP_ERR_NONE,
+	ODP_QP_ERR_WR,		/* a WR failed, here or at the peer */
+	ODP_QP_ERR_CONNECT,	/* connecting or accepting failed */
+	ODP_QP_ERR_DETACHED,	/* destroyed, or its device went away */
+	ODP_QP_ERR_PEER_GONE,	/* the peer disconnected */
+	ODP_QP_ERR_WIRE_SEND,	/* the kernel QP failed a send (detail: status) */
+	ODP_QP_ERR_WIRE_RECV,	/* the kernel QP failed a receive (detail: status) */
+	ODP_QP_ERR_WIRE_POST,	/* posting to the kernel QP failed (detail: errno) */
+	ODP_QP_ERR_BAD_MSG,	/* the peer broke the protocol */
+	ODP_QP_ERR_NOMEM,	/* no memory for a message */
+	ODP_QP_ERR_ASYNC,	/* a fatal event of the kernel QP (detail: event) */
+};
+
 /* A posted send WR. */
 struct odp_swqe {
 	struct list_head	node;
@@ -173,16 +191,19 @@ struct odp_qp {
 	int			conn_status;	/* under wq_lock, then constant */
 
 	/*
-	 * Protects state, the queues and counts below, the credit counts
-	 * req_sent and peer_consumed, conn_settled/conn_status, and clearing
-	 * dev.  Taken _bh (the kernel CQ's callbacks run in softirq), only by
-	 * the accessors in odp_queue.c: no other file takes it or touches
+	 * Protects state (with error_cause and error_detail), the queues and
+	 * counts below, the credit counts req_sent and peer_consumed,
+	 * conn_settled/conn_status, and clearing dev.  Taken _bh (the kernel
+	 * CQ's callbacks run in softirq), only by the accessors in
+	 * odp_queue.c: no other file takes it or touches
 	 * these fields (but for destroyed, read once without it by the work
 	 * item, and conn_status, read after the connected completion).  The
 	 * work item is queued under it (odp_qp_kick()).
 	 */
 	spinlock_t		wq_lock;
 	enum odp_qp_state	state;
+	enum odp_qp_error_cause	error_cause;	/* set with state ERROR */
+	int			error_detail;
 	struct list_head	sq;		/* posted, not all sent */
 	struct list_head	sq_sent;	/* sent, awaiting response */
 	struct list_head	rq;		/* posted receives */
@@ -319,7 +340,8 @@ void odp_qp_queues_free(struct odp_qp *qp);
 enum odp_qp_state odp_qp_state(struct odp_qp *qp);
 void odp_qp_kick(struct odp_qp *qp);
 void odp_qp_mark_destroyed(struct odp_qp *qp);
-void odp_qp_set_error(struct odp_qp *qp);
+void odp_qp_set_error(struct odp_qp *qp, enum odp_qp_error_cause cause,
+		      int detail);
 int odp_qp_start_connecting(struct odp_qp *qp, struct odp_device *dev);
 void odp_qp_established(struct odp_qp *qp);
 void odp_qp_set_disconnected(struct odp_qp *qp);
@@ -357,6 +379,8 @@ struct odp_qp_queue_view {
 	u32			req_sent;
 	u32			peer_consumed;
 	bool			disconnected;
+	enum odp_qp_error_cause	error_cause;
+	int			error_detail;
 };
 
 void odp_qp_queue_view(struct odp_qp *qp, struct odp_qp_queue_view *view);

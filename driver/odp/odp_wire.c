@@ -86,7 +86,7 @@ static void odp_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 	odp_tx_unreserve(qp);
 	/* The link failed (peer gone): everything outstanding flushes. */
 	if (wc->status != IB_WC_SUCCESS && wc->status != IB_WC_WR_FLUSH_ERR)
-		odp_qp_set_error(qp);
+		odp_qp_set_error(qp, ODP_QP_ERR_WIRE_SEND, wc->status);
 	else
 		odp_qp_kick(qp);
 }
@@ -168,7 +168,7 @@ static void odp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	atomic_dec(&qp->rx_posted);
 	if (wc->status != IB_WC_SUCCESS) {
 		if (wc->status != IB_WC_WR_FLUSH_ERR)
-			odp_qp_set_error(qp);
+			odp_qp_set_error(qp, ODP_QP_ERR_WIRE_RECV, wc->status);
 		return;
 	}
 	ib_dma_sync_single_for_cpu(cq->device, rx->dma, ODP_WIRE_BUF_SIZE,
@@ -176,7 +176,7 @@ static void odp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	rx->len = wc->byte_len;
 	/* A broken or hostile peer. */
 	if (!odp_rx_enqueue(qp, rx))
-		odp_qp_set_error(qp);
+		odp_qp_set_error(qp, ODP_QP_ERR_BAD_MSG, 0);
 	else
 		odp_qp_kick(qp);
 }
@@ -188,7 +188,7 @@ static void odp_qp_async_event(struct ib_event *event, void *context)
 	if (event->event == IB_EVENT_QP_FATAL ||
 	    event->event == IB_EVENT_QP_REQ_ERR ||
 	    event->event == IB_EVENT_QP_ACCESS_ERR)
-		odp_qp_set_error(qp);
+		odp_qp_set_error(qp, ODP_QP_ERR_ASYNC, event->event);
 }
 
 static void odp_rx_bufs_free(struct odp_qp *qp, struct ib_device *ibdev)

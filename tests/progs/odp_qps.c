@@ -19,6 +19,13 @@
  * the QP asks for is 0.32 ms, not the CM's default of 655 ms, which cost
  * every such episode over half a second (on 6.1's rxe, a few messages per
  * second).
+ *
+ * qps_error_cause: a QP in the error state says why, whatever its WRs
+ * completed with.  An RDMA WRITE to an rkey the server never gave out
+ * completes with REM_ACCESS_ERR: both lines read "error wr 10" (the
+ * client's WR failed; the server answered it with that status).  On a new
+ * pair, the server destroys its QP: the client's reads "error peer_gone 0",
+ * though nothing of its own failed.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -31,7 +38,8 @@
 
 #define IBDEV		"rxe0"
 #define ADDR		"10.99.0.1"
-#define PORT		18950	/* qps_view; qps_rnr_recovery the next */
+#define PORT		18950	/* qps_view; qps_rnr_recovery and
+				 * qps_error_cause the next ones */
 #define DEBUGFS_QPS	DEBUGFS_DIR "/qps"
 #define RX_DEPTH	32	/* ODP_WIRE_RX_DEPTH */
 #define CREDIT_BATCH	8	/* ODP_WIRE_CREDIT_BATCH */
@@ -60,6 +68,7 @@ struct qps_accept {
 /* The fields of the qps line of @qp_num, by name. */
 struct qps_line {
 	char state[16];
+	int disconnected;
 	unsigned int wire_qpn, sq, rq, rx_req, rx_resp;
 	int rx_posted, tx_outstanding;
 	unsigned int req_sent, peer_consumed, req_consumed, req_advertised;
@@ -70,8 +79,9 @@ struct qps_line {
 /* 1 and the line's fields if debugfs shows @qp_num, else 0. */
 static int qps_find(uint32_t qp_num, struct qps_line *l)
 {
-	char buf[16384], *line, *save = NULL;
+	char buf[16384], *line, *save = NULL, *rest;
 	unsigned int num;
+	int at = 0;
 
 	if (read_file(DEBUGFS_QPS, buf, sizeof(buf)) < 0)
 		FAIL("read %s: %s", DEBUGFS_QPS, strerror(errno));
@@ -80,13 +90,19 @@ static int qps_find(uint32_t qp_num, struct qps_line *l)
 		if (sscanf(line, "qp %u ", &num) != 1 || num != qp_num)
 			continue;
 		snprintf(l->text, sizeof(l->text), "%s", line);
-		if (sscanf(line,
-			   "qp %*u wire_qpn %u state %15s sq %u rq %u rx_posted %d rx_req %u rx_resp %u tx_outstanding %d req_sent %u peer_consumed %u req_consumed %u req_advertised %u credit_msgs %u",
-			   &l->wire_qpn, l->state, &l->sq, &l->rq,
-			   &l->rx_posted, &l->rx_req, &l->rx_resp,
-			   &l->tx_outstanding, &l->req_sent, &l->peer_consumed,
-			   &l->req_consumed, &l->req_advertised,
-			   &l->credit_msgs) != 13)
+		if (sscanf(line, "qp %*u wire_qpn %u state %15s%n",
+			   &l->wire_qpn, l->state, &at) != 2 || !at)
+			FAIL("qps line not in the documented format: %s", line);
+		rest = line + at;
+		l->disconnected = !strncmp(rest, " disconnected", 13);
+		if (l->disconnected)
+			rest += 13;
+		if (sscanf(rest,
+			   " sq %u rq %u rx_posted %d rx_req %u rx_resp %u tx_outstanding %d req_sent %u peer_consumed %u req_consumed %u req_advertised %u credit_msgs %u",
+			   &l->sq, &l->rq, &l->rx_posted, &l->rx_req,
+			   &l->rx_resp, &l->tx_outstanding, &l->req_sent,
+			   &l->peer_consumed, &l->req_consumed,
+			   &l->req_advertised, &l->credit_msgs) != 11)
 			FAIL("qps line not in the documented format: %s", line);
 		return 1;
 	}
@@ -382,9 +398,106 @@ static int qps_view(void)
 	return T_PASS;
 }
 
+/* The line of @qp_num once it is in the error state, within 10 s. */
+static void qps_wait_error(uint32_t qp_num, struct qps_line *l)
+{
+	uint64_t end = now_ms() + 10000;
+
+	do {
+		if (!qps_find(qp_num, l))
+			FAIL("qp %u missing from %s", qp_num, DEBUGFS_QPS);
+		if (!strcmp(l->state, "error"))
+			return;
+		usleep(10000);
+	} while (now_ms() < end);
+	FAIL("qp %u not in the error state: %s", qp_num, l->text);
+}
+
+/* Whether @l ends with " error <cause> <detail>" as expected. */
+static void qps_expect_cause(const struct qps_line *l, const char *cause,
+			     int detail, const char *what)
+{
+	char want[64];
+	size_t n = (size_t)snprintf(want, sizeof(want), " error %s %d", cause,
+				    detail);
+	size_t len = strlen(l->text);
+
+	if (len < n || strcmp(l->text + len - n, want))
+		FAIL("%s: expected the line to end with \"%s\": %s", what,
+		     want, l->text);
+}
+
+static void qps_side_close(struct qps_side *s)
+{
+	if (s->qp)
+		EXPECT_OK(odp_destroy_qp(s->qp));
+	odp_destroy_cq(s->cq);
+	odp_dealloc_pd(s->pd);
+	odp_close_device(s->ctx);
+}
+
+static int qps_error_cause(void)
+{
+	struct qps_side srv, cli;
+	struct qps_line s, c;
+	char buf[64] = { 0 };
+	struct odp_mr *mr;
+	struct odp_sge sge;
+	struct odp_send_wr wr = { .wr_id = 1, .sg_list = &sge, .num_sge = 1,
+				  .opcode = ODP_WR_RDMA_WRITE,
+				  .send_flags = ODP_SEND_SIGNALED };
+	struct odp_wc wc;
+	uint64_t end;
+	int n;
+
+	if (access(DEBUGFS_QPS, R_OK))
+		SKIP("%s missing", DEBUGFS_QPS);
+
+	/* A WR that fails: both sides say so. */
+	qps_side_open(&srv);
+	qps_side_open(&cli);
+	qps_connect(&srv, &cli, PORT + 2);
+	mr = odp_reg_mr(cli.pd, buf, sizeof(buf), ACC_RW);
+	if (!mr)
+		FAIL("odp_reg_mr: %s", strerror(errno));
+	sge = (struct odp_sge){ (uintptr_t)buf, sizeof(buf), mr->lkey };
+	wr.wr.rdma.remote_addr = 4096;
+	wr.wr.rdma.rkey = 0xbad0bad;
+	EXPECT_OK(odp_post_send(cli.qp, &wr, NULL));
+	for (end = now_ms() + 10000;
+	     !(n = odp_poll_cq(cli.cq, 1, &wc)) && now_ms() < end;)
+		usleep(1000);
+	if (n != 1 || wc.status != ODP_WC_REM_ACCESS_ERR)
+		FAIL("WRITE to a bad rkey: poll %d, status %s", n,
+		     n == 1 ? odp_wc_status_str(wc.status) : "-");
+	qps_wait_error(cli.qp->qp_num, &c);
+	qps_wait_error(srv.qp->qp_num, &s);
+	printf("cause.wr.client=\"%s\"\ncause.wr.server=\"%s\"\n", c.text,
+	       s.text);
+	qps_expect_cause(&c, "wr", ODP_WC_REM_ACCESS_ERR, "the requester");
+	qps_expect_cause(&s, "wr", ODP_WC_REM_ACCESS_ERR, "the responder");
+	EXPECT_OK(odp_dereg_mr(mr));
+	qps_side_close(&srv);
+	qps_side_close(&cli);
+
+	/* The peer goes: nothing of ours failed, and the line says why. */
+	qps_side_open(&srv);
+	qps_side_open(&cli);
+	qps_connect(&srv, &cli, PORT + 3);
+	EXPECT_OK(odp_destroy_qp(srv.qp));
+	srv.qp = NULL;
+	qps_wait_error(cli.qp->qp_num, &c);
+	printf("cause.peer_gone.client=\"%s\"\n", c.text);
+	qps_expect_cause(&c, "peer_gone", 0, "the survivor");
+	qps_side_close(&srv);
+	qps_side_close(&cli);
+	return T_PASS;
+}
+
 static const struct odp_test tests[] = {
 	{ "qps_view", qps_view },
 	{ "qps_rnr_recovery", qps_rnr_recovery },
+	{ "qps_error_cause", qps_error_cause },
 };
 
 TEST_MAIN(tests)
