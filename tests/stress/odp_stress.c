@@ -873,6 +873,30 @@ static int peer_gone(struct thr *t)
 }
 
 /*
+ * What debugfs says of QP @qp_num (odp.ko's `qps` line: its state and why
+ * it went to error), for a failure message; "" when it cannot be read.
+ */
+static const char *qp_debug_line(uint32_t qp_num, char *buf, size_t size)
+{
+	FILE *f = fopen("/sys/kernel/debug/odp/qps", "re");
+	char want[32];
+	int n = snprintf(want, sizeof(want), "qp %u ", qp_num);
+
+	buf[0] = 0;
+	if (!f)
+		return buf;
+	while (fgets(buf, (int)size, f))
+		if (!strncmp(buf, want, (size_t)n)) {
+			buf[strcspn(buf, "\n")] = 0;
+			fclose(f);
+			return buf;
+		}
+	fclose(f);
+	buf[0] = 0;
+	return buf;
+}
+
+/*
  * The link to the peer broke (rc 1), or a wait on it timed out (rc 2).
  * Legal only if the peer was killed, or at the end of the run; and a
  * timeout is never legal: a killed peer's QPs must flush ours.
@@ -889,12 +913,19 @@ static void peer_lost(struct thr *t, int rc, const char *what)
 		      "killed %u times): a hang", what, opt.hang_s, t->peer_inc,
 		      peer_gone(t) ? "was killed" : "alive",
 		      ld32(&shm->proc[peer].kills));
-	if (!peer_gone(t))
+	if (!peer_gone(t)) {
+		char dq[300], cq[300];
+
 		TFAIL(t, "%s: the link to the peer (incarnation %u) broke (last "
 		      "control completion status: %s), but the peer was not "
-		      "killed", what, t->peer_inc,
-		      t->ctrl_status ? odp_wc_status_str(t->ctrl_status) :
-		      "none failed");
+		      "killed (debugfs: data: %s; control: %s)", what,
+		      t->peer_inc, t->ctrl_status ?
+		      odp_wc_status_str(t->ctrl_status) : "none failed",
+		      t->data.qp ? qp_debug_line(t->data.qp->qp_num, dq,
+						 sizeof(dq)) : "no QP",
+		      t->ctrl.qp ? qp_debug_line(t->ctrl.qp->qp_num, cq,
+						 sizeof(cq)) : "no QP");
+	}
 	d = now_ms() - __atomic_load_n(&shm->proc[peer].kill_ms,
 				       __ATOMIC_SEQ_CST);
 	ADD(t, S_DETECT_MS_SUM, d);
@@ -1370,7 +1401,9 @@ static void check_error_legal(struct thr *t, const struct coll *c,
 #define RBRK(p)		t_brk(&rpg[(p)], &t->rwin[(p)])
 	if (e < 0)
 		TFAIL(t, "wrs %d..%d all completed with WR_FLUSH_ERR: none with "
-		      "the error that stopped the QP", c->k, NWR - 1);
+		      "the error that stopped the QP (debugfs: %s)", c->k,
+		      NWR - 1, qp_debug_line(t->data.qp->qp_num, hist,
+					     sizeof(hist)));
 	if (c->nerr > 1)
 		TFAIL(t, "%d WRs completed with errors other than WR_FLUSH_ERR "
 		      "(the first: wr %d, %s): one error, then flushes", c->nerr,
