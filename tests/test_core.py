@@ -81,23 +81,40 @@ def preempt_mode():
     return None
 
 
+# What the zap may add to the kernel's own longest stretch without a
+# reschedule while it unmaps the same memory.
+ZAP_LATE_MARGIN_MS = 50
+
+
 def test_zap_latency(run, no_numa_balancing):
     """munmap of a fully faulted 1.5 GiB MR of 4 KiB pages (393216
-    translation entries): a SCHED_FIFO thread on the same CPU wakes within
-    50 ms.  The zap drops the entries in batches with cond_resched() between
-    them; on a kernel without full preemption a zap without it holds the CPU
-    for all of them (issue 7 item 14).  Measured under TCG with 1 GiB: 11 ms
-    late with cond_resched(), 94 ms without (the zap itself)."""
+    translation entries): a SCHED_FIFO thread on the same CPU is late by at
+    most 50 ms more than during the same munmap of memory no MR covers
+    (measured first, in the same run).  The zap drops the entries in
+    batches with cond_resched() between them; on a kernel without full
+    preemption a zap without it holds the CPU for all of them (issue 7 item
+    14).  With the xarray table of 2026-11, under TCG with 1 GiB: 11 ms late
+    with cond_resched(), 94 ms without; on the debug kernel 343 ms without.
+    The array blocks of today's table clear all 393216 entries in about
+    10 ms (2026-12-01, Debian's kernel, cond_resched() taken out: 7-19 ms
+    late, 3-19 ms for the baseline), so here the test guards against a zap
+    that grows costlier again.  The baseline matters on the debug kernel:
+    freeing the pages alone keeps the CPU 45-51 ms at a time under KASAN
+    (with the MR 44-67 ms; the same with the zap rescheduling every 64
+    pages instead of 1024)."""
     mode = preempt_mode()
     if mode == "full":
         pytest.skip("preempt=full: the zap is preemptible anyway, the test cannot fail")
     r = run("odp_core", "zap_latency", timeout=900)
     print(f"preempt={mode} munmap_ms={r['munmap_ms']} max_late_ms={r['max_late_ms']} "
+          f"base_munmap_ms={r['base_munmap_ms']} base_max_late_ms={r['base_max_late_ms']} "
           f"warm_max_late_ms={r['warm_max_late_ms']}")
     assert r["mr.pages_invalidated"] == 393216
-    assert r["max_late_ms"] < 50, (
+    assert r["max_late_ms"] < r["base_max_late_ms"] + ZAP_LATE_MARGIN_MS, (
         f"the timer thread waited {r['max_late_ms']} ms for the CPU during a "
-        f"{r['munmap_ms']} ms munmap")
+        f"{r['munmap_ms']} ms munmap of the MR's memory, "
+        f"{r['base_max_late_ms']} ms during the {r['base_munmap_ms']} ms munmap "
+        f"of memory without an MR")
 
 
 def test_zap_shape(run, no_numa_balancing):
