@@ -195,10 +195,10 @@ struct odp_qp {
 	 * counts below, the credit counts req_sent and peer_consumed,
 	 * conn_settled/conn_status, and clearing dev.  Taken _bh (the kernel
 	 * CQ's callbacks run in softirq), only by the accessors in
-	 * odp_queue.c: no other file takes it or touches
-	 * these fields (but for destroyed, read once without it by the work
-	 * item, and conn_status, read after the connected completion).  The
-	 * work item is queued under it (odp_qp_kick()).
+	 * odp_queue.c: no other file takes it or touches these fields (but
+	 * for destroyed, read once without it by the work item, and
+	 * conn_status, read after the connected completion).  The work item
+	 * is queued under it (odp_qp_kick()).
 	 */
 	spinlock_t		wq_lock;
 	enum odp_qp_state	state;
