@@ -130,6 +130,15 @@ static void qps_side_open(struct qps_side *s)
 		FAIL("odp_create_qp: %s", strerror(errno));
 }
 
+static void qps_side_close(struct qps_side *s)
+{
+	if (s->qp)
+		EXPECT_OK(odp_destroy_qp(s->qp));
+	odp_destroy_cq(s->cq);
+	odp_dealloc_pd(s->pd);
+	odp_close_device(s->ctx);
+}
+
 static void *qps_accepter(void *p)
 {
 	struct qps_accept *a = p;
@@ -160,15 +169,23 @@ static void qps_connect(struct qps_side *srv, struct qps_side *cli,
 	odp_destroy_listener(a.ln);
 }
 
+/* One completion on @cq into @wc within 10 s: odp_poll_cq()'s count. */
+static int qps_poll_wc(struct odp_cq *cq, struct odp_wc *wc)
+{
+	uint64_t end = now_ms() + 10000;
+	int n;
+
+	while (!(n = odp_poll_cq(cq, 1, wc)) && now_ms() < end)
+		usleep(1000);
+	return n;
+}
+
 /* One completion on @cq within 10 s, successful. */
 static void qps_wait_wc(struct odp_cq *cq, const char *what)
 {
-	uint64_t end = now_ms() + 10000;
 	struct odp_wc wc;
-	int n;
+	int n = qps_poll_wc(cq, &wc);
 
-	while (!(n = odp_poll_cq(cq, 1, &wc)) && now_ms() < end)
-		usleep(1000);
 	if (n != 1 || wc.status != ODP_WC_SUCCESS)
 		FAIL("%s: poll %d, status %s", what, n,
 		     n == 1 ? odp_wc_status_str(wc.status) : "-");
@@ -384,17 +401,15 @@ static int qps_view(void)
 	cnum = cli.qp->qp_num;
 	EXPECT_OK(odp_destroy_qp(srv.qp));
 	EXPECT_OK(odp_destroy_qp(cli.qp));
+	srv.qp = NULL;
+	cli.qp = NULL;
 	/* The last reference may be a moment behind the destroy. */
 	for (end = now_ms() + 10000;
 	     qps_find(snum, &s1) || qps_find(cnum, &c1); usleep(10000))
 		if (now_ms() > end)
 			FAIL("destroyed QPs still in %s", DEBUGFS_QPS);
-	odp_destroy_cq(srv.cq);
-	odp_destroy_cq(cli.cq);
-	odp_dealloc_pd(srv.pd);
-	odp_dealloc_pd(cli.pd);
-	odp_close_device(srv.ctx);
-	odp_close_device(cli.ctx);
+	qps_side_close(&srv);
+	qps_side_close(&cli);
 	return T_PASS;
 }
 
@@ -427,15 +442,6 @@ static void qps_expect_cause(const struct qps_line *l, const char *cause,
 		     want, l->text);
 }
 
-static void qps_side_close(struct qps_side *s)
-{
-	if (s->qp)
-		EXPECT_OK(odp_destroy_qp(s->qp));
-	odp_destroy_cq(s->cq);
-	odp_dealloc_pd(s->pd);
-	odp_close_device(s->ctx);
-}
-
 static int qps_error_cause(void)
 {
 	struct qps_side srv, cli;
@@ -447,7 +453,6 @@ static int qps_error_cause(void)
 				  .opcode = ODP_WR_RDMA_WRITE,
 				  .send_flags = ODP_SEND_SIGNALED };
 	struct odp_wc wc;
-	uint64_t end;
 	int n;
 
 	if (access(DEBUGFS_QPS, R_OK))
@@ -464,9 +469,7 @@ static int qps_error_cause(void)
 	wr.wr.rdma.remote_addr = 4096;
 	wr.wr.rdma.rkey = 0xbad0bad;
 	EXPECT_OK(odp_post_send(cli.qp, &wr, NULL));
-	for (end = now_ms() + 10000;
-	     !(n = odp_poll_cq(cli.cq, 1, &wc)) && now_ms() < end;)
-		usleep(1000);
+	n = qps_poll_wc(cli.cq, &wc);
 	if (n != 1 || wc.status != ODP_WC_REM_ACCESS_ERR)
 		FAIL("WRITE to a bad rkey: poll %d, status %s", n,
 		     n == 1 ? odp_wc_status_str(wc.status) : "-");
